@@ -1,0 +1,481 @@
+"""Data sets for the course: Fashion-MNIST (bundled sample or full), MNIST, real photos.
+
+Taught in lesson 00 (what the data is) and used by lessons 04-08.
+
+Where the full Fashion-MNIST comes from, first match wins:
+
+1. ``$CNNLAB_DATA/fashion_mnist/`` (a folder you point at),
+2. the user cache (``$XDG_CACHE_HOME/cnnlab`` or ``~/.cache/cnnlab``),
+3. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``),
+4. a download from the official mirrors into the user cache (``cnnlab data fetch``).
+
+Every file is checked before use: the IDX header must match the expected shape and the
+SHA-256 of the decompressed payload must match the published data. A download goes to a
+``.part`` file next to its destination (resumed if the server allows it), is verified, and
+only then renamed into place, so the cache never holds a bad file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+SPLITS = ("train", "test")
+SOURCES = ("auto", "sample", "full")
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+
+SAMPLE_PATH = Path(__file__).parent / "data_files" / "fashion_mnist_sample.npz"
+SAMPLE_PER_CLASS = {"train": 600, "test": 100}
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+class DataError(RuntimeError):
+    """A data set is missing, corrupt or could not be downloaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class IdxFile:
+    """One IDX file of a data set: its name on the mirrors and what it must contain."""
+
+    name: str                 # e.g. "train-images-idx3-ubyte.gz"
+    shape: tuple[int, ...]    # shape of the decoded array
+    sha256: str | None = None  # SHA-256 of the decompressed IDX bytes
+    md5_gz: str | None = None  # MD5 of the .gz file as published (when that is all there is)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    key: str
+    title: str
+    classes: tuple[str, ...]
+    mirrors: tuple[str, ...]
+    files: dict[str, tuple[IdxFile, IdxFile]]   # split -> (images, labels)
+    mean: float                                  # pixel statistics of the train split, in [0, 1]
+    std: float
+    system_dirs: tuple[Path, ...] = ()
+
+
+FASHION_MNIST = DatasetSpec(
+    key="fashion_mnist",
+    title="Fashion-MNIST",
+    classes=FASHION_MNIST_CLASSES,
+    mirrors=(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+    ),
+    files={
+        "train": (
+            IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28),
+                    sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+            IdxFile("train-labels-idx1-ubyte.gz", (60000,),
+                    sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        ),
+        "test": (
+            IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28),
+                    sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+            IdxFile("t10k-labels-idx1-ubyte.gz", (10000,),
+                    sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+        ),
+    },
+    mean=0.2860,
+    std=0.3530,
+    system_dirs=(DEBIAN_FASHION_DIR,),
+)
+
+# MNIST's mirrors publish MD5 sums of the .gz archives; those are what we check.
+MNIST = DatasetSpec(
+    key="mnist",
+    title="MNIST",
+    classes=MNIST_CLASSES,
+    mirrors=(
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    files={
+        "train": (
+            IdxFile("train-images-idx3-ubyte.gz", (60000, 28, 28), md5_gz="f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+            IdxFile("train-labels-idx1-ubyte.gz", (60000,), md5_gz="d53e105ee54ea40749a09fcbcd1e9432"),
+        ),
+        "test": (
+            IdxFile("t10k-images-idx3-ubyte.gz", (10000, 28, 28), md5_gz="9fb629c4189551a2d022fa330f9573f3"),
+            IdxFile("t10k-labels-idx1-ubyte.gz", (10000,), md5_gz="ec29112dd5afa0611ce80d1b7f02629c"),
+        ),
+    },
+    mean=0.1307,
+    std=0.3081,
+)
+
+DATASETS = {spec.key: spec for spec in (FASHION_MNIST, MNIST)}
+
+
+# --------------------------------------------------------------------------- locations
+
+def cache_dir() -> Path:
+    """The user cache where downloads go: ``$XDG_CACHE_HOME/cnnlab`` or ``~/.cache/cnnlab``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cnnlab"
+
+
+def search_dirs(spec: DatasetSpec) -> list[tuple[str, Path]]:
+    """Folders that may hold the full data set, in the order they are tried."""
+    dirs = []
+    if os.environ.get("CNNLAB_DATA"):
+        dirs.append(("$CNNLAB_DATA", Path(os.environ["CNNLAB_DATA"]) / spec.key))
+    dirs.append(("user cache", cache_dir() / spec.key))
+    dirs.extend(("system package", d) for d in spec.system_dirs)
+    return dirs
+
+
+def _spec(dataset: str) -> DatasetSpec:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {sorted(DATASETS)}")
+    return DATASETS[dataset]
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+
+
+# --------------------------------------------------------------------------- IDX files
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_payload(path: Path) -> bytes:
+    """The raw IDX bytes of ``path`` (gzip or plain), or DataError if it will not decompress."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DataError(f"{path} is corrupt or truncated ({err}); delete it and fetch it again") from err
+
+
+def parse_idx(payload: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Decode an IDX file (the MNIST format): a magic number, the dimensions, then uint8 data."""
+    if len(payload) < 4 or payload[:2] != b"\x00\x00" or payload[2] != 0x08:
+        raise DataError(f"{source} is not an IDX file of unsigned bytes")
+    ndim = payload[3]
+    header = 4 + 4 * ndim
+    if len(payload) < header:
+        raise DataError(f"{source}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", payload[4:header])
+    expected = int(np.prod(shape))
+    if len(payload) - header != expected:
+        raise DataError(f"{source}: IDX header promises {expected} bytes of data, file holds "
+                        f"{len(payload) - header}; the file is truncated or corrupt")
+    return np.frombuffer(payload, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def verify_file(path: Path, idx: IdxFile) -> np.ndarray:
+    """Read ``path`` and check it against ``idx`` (checksum, shape); return the array."""
+    if idx.md5_gz is not None and path.suffix == ".gz":
+        digest = _file_digest(path, "md5")
+        if digest != idx.md5_gz:
+            raise DataError(f"{path}: MD5 {digest} does not match the published {idx.md5_gz}")
+    payload = _read_payload(path)
+    if idx.sha256 is not None:
+        digest = hashlib.sha256(payload).hexdigest()
+        if digest != idx.sha256:
+            raise DataError(f"{path}: SHA-256 of its contents is {digest}, expected {idx.sha256}; "
+                            "the file is corrupt or is not the published data")
+    array = parse_idx(payload, str(path))
+    if array.shape != idx.shape:
+        raise DataError(f"{path}: shape {array.shape}, expected {idx.shape}")
+    return array
+
+
+def _candidates(folder: Path, idx: IdxFile) -> list[Path]:
+    plain = folder / idx.name[:-3] if idx.name.endswith(".gz") else folder / idx.name
+    return [p for p in (folder / idx.name, plain) if p.is_file()]
+
+
+def find_full(dataset: str = "fashion_mnist") -> tuple[str, Path] | None:
+    """Where the complete data set is (label, folder), or None. Files are not verified here."""
+    spec = _spec(dataset)
+    every = [f for pair in spec.files.values() for f in pair]
+    for label, folder in search_dirs(spec):
+        if all(_candidates(folder, f) for f in every):
+            return label, folder
+    return None
+
+
+# --------------------------------------------------------------------------- download
+
+def download(url: str, dest: Path, *, timeout: float = 60.0, chunk: int = 1 << 16) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``; resume a partial file when the server allows.
+
+    ``dest`` itself only appears once the transfer is complete (an atomic rename), so a
+    connection cut mid-way leaves at most a ``.part`` file, never a half-written ``dest``.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "cnnlab"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            resumed = have and response.status == 206
+            total = response.headers.get("Content-Length")
+            expected = int(total) + (have if resumed else 0) if total else None
+            with open(part, "ab" if resumed else "wb") as out:
+                shutil.copyfileobj(response, out, chunk)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:      # the .part is already complete
+            pass
+        else:
+            raise DataError(f"download of {url} failed: HTTP {err.code} {err.reason}") from err
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise DataError(f"download of {url} failed ({err}); the partial file {part} is kept "
+                        "and the next attempt resumes it") from err
+    else:
+        if expected is not None and part.stat().st_size != expected:
+            raise DataError(f"download of {url} stopped after {part.stat().st_size} of {expected} bytes; "
+                            "run the command again to resume")
+    os.replace(part, dest)
+    return dest
+
+
+def fetch(dataset: str = "fashion_mnist", *, mirrors: Iterable[str] | None = None,
+          dest: Path | None = None, quiet: bool = False) -> Path:
+    """Make sure the full data set is on disk (downloading what is missing) and return its folder.
+
+    Each file is verified after download; a file that fails its check is deleted and the
+    next mirror is tried. Raises DataError (with what to do) when no mirror delivers.
+    """
+    spec = _spec(dataset)
+    found = find_full(dataset)
+    if found and dest is None:
+        return found[1]
+    folder = dest or cache_dir() / spec.key
+    mirrors = tuple(mirrors or spec.mirrors)
+    for idx in (f for pair in spec.files.values() for f in pair):
+        target = folder / idx.name
+        if target.is_file():
+            try:
+                verify_file(target, idx)
+                continue
+            except DataError:
+                target.unlink()
+        errors = []
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + "/" + idx.name
+            if not quiet:
+                print(f"fetching {url}", file=sys.stderr)
+            try:
+                download(url, target)
+                verify_file(target, idx)
+                break
+            except DataError as err:
+                errors.append(str(err))
+                if target.exists():      # downloaded but bad: never keep it
+                    target.unlink()
+                bad_part = target.with_name(target.name + ".part")
+                if bad_part.exists() and "resumes it" not in str(err):
+                    bad_part.unlink()
+        else:
+            raise DataError(
+                f"could not get {spec.title} file {idx.name} from any mirror:\n  " + "\n  ".join(errors)
+                + f"\nWhen you are online, run `cnnlab data fetch {spec.key}`; or copy the four .gz files "
+                f"into {folder} (or a folder named {spec.key} under $CNNLAB_DATA)."
+                + ("\nOn Debian/Ubuntu: sudo apt install dataset-fashion-mnist" if spec is FASHION_MNIST else "")
+            )
+    return folder
+
+
+# --------------------------------------------------------------------------- loading
+
+_announced: set[tuple[str, str]] = set()
+
+
+def _announce(dataset: str, message: str) -> None:
+    if (dataset, message) not in _announced:
+        _announced.add((dataset, message))
+        print(message)
+
+
+def load_full(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The complete split of ``dataset`` from disk (never downloads): uint8 images, int64 labels."""
+    spec = _spec(dataset)
+    _check_split(split)
+    found = find_full(dataset)
+    if found is None:
+        places = ", ".join(str(p) for _, p in search_dirs(spec))
+        hint = "\nOn Debian/Ubuntu: sudo apt install dataset-fashion-mnist" if spec is FASHION_MNIST else ""
+        raise DataError(f"the full {spec.title} is not on this machine (looked in {places}).\n"
+                        f"Run `cnnlab data fetch {spec.key}` when online, or use source='sample'.{hint}")
+    _, folder = found
+    image_file, label_file = spec.files[split]
+    images = verify_file(_candidates(folder, image_file)[0], image_file)
+    labels = verify_file(_candidates(folder, label_file)[0], label_file)
+    return images.copy(), labels.astype(np.int64)
+
+
+def load_sample(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The Fashion-MNIST sample bundled in the package (600 per class train, 100 per class test)."""
+    _check_split(split)
+    with np.load(SAMPLE_PATH, allow_pickle=False) as archive:
+        return archive[f"{split}_images"].copy(), archive[f"{split}_labels"].astype(np.int64)
+
+
+def load_fashion_mnist(split: str = "train", source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST images (N, 28, 28) uint8 and labels (N,) int64. Lessons 00, 04-07.
+
+    Args:
+        split: "train" or "test".
+        source: "sample" (bundled, always there), "full" (60k/10k from disk; DataError if absent),
+            or "auto" (full when present, else the sample; prints which one it uses).
+
+    Returns:
+        (images, labels).
+    """
+    _check_split(split)
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
+    if source == "sample":
+        return load_sample(split)
+    if source == "full":
+        return load_full("fashion_mnist", split)
+    if find_full("fashion_mnist") is not None:
+        _announce("fashion_mnist", "Fashion-MNIST: using the full data set (60,000 train / 10,000 test).")
+        return load_full("fashion_mnist", split)
+    _announce("fashion_mnist", "Fashion-MNIST: using the bundled sample (6,000 train / 1,000 test); "
+                               "`cnnlab data fetch` gets the full set.")
+    return load_sample(split)
+
+
+def load_mnist(split: str = "train", download_missing: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits (N, 28, 28) uint8 and labels (N,) int64, downloaded on first use when online."""
+    _check_split(split)
+    if find_full("mnist") is None and download_missing:
+        fetch("mnist")
+    return load_full("mnist", split)
+
+
+def which_source(dataset: str = "fashion_mnist") -> str:
+    """A one-line description of the data "auto" would use, for the welcome notebook."""
+    found = find_full(dataset)
+    if found:
+        return f"full {DATASETS[dataset].title} from {found[1]} ({found[0]})"
+    return f"bundled sample of {DATASETS[dataset].title} ({SAMPLE_PATH.name})"
+
+
+def class_names(dataset: str = "fashion_mnist") -> tuple[str, ...]:
+    """The ten class names of ``dataset``, indexed by label."""
+    return _spec(dataset).classes
+
+
+def make_sample(out: Path = SAMPLE_PATH, per_class: dict[str, int] | None = None) -> Path:
+    """Rebuild the bundled sample from the full data: the first ``per_class`` images of each class.
+
+    The choice is deterministic (order of the official files), so the sample can be
+    regenerated and checked against the full data at any time.
+    """
+    per_class = per_class or SAMPLE_PER_CLASS
+    arrays = {}
+    for split, count in per_class.items():
+        images, labels = load_full("fashion_mnist", split)
+        keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:count] for c in range(10)]))
+        arrays[f"{split}_images"] = images[keep]
+        arrays[f"{split}_labels"] = labels[keep].astype(np.uint8)
+        arrays[f"{split}_index"] = keep.astype(np.int32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+    return out
+
+
+# --------------------------------------------------------------------------- torch helpers
+
+def to_tensors(images: np.ndarray, labels: np.ndarray, dataset: str = "fashion_mnist",
+               normalize: bool = True):
+    """uint8 images (N, 28, 28) -> float tensor (N, 1, 28, 28), standardised with the train statistics."""
+    import torch
+
+    spec = _spec(dataset)
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
+    if normalize:
+        x = (x - spec.mean) / spec.std
+    return x, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+def loaders(dataset: str = "fashion_mnist", source: str = "auto", batch_size: int = 128,
+            val_size: int | float = 0.1, limit: int | None = None, seed: int = 0):
+    """(train, val, test) torch DataLoaders of normalised tensors.
+
+    Args:
+        dataset: "fashion_mnist" or "mnist" (MNIST ignores ``source``).
+        source: as in ``load_fashion_mnist``.
+        batch_size: images per batch.
+        val_size: images (int) or fraction (float) of the train split held out for validation.
+        limit: keep at most this many training images (quick experiments).
+        seed: fixes the validation split and the shuffling.
+    """
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    load = (lambda s: load_fashion_mnist(s, source)) if dataset == "fashion_mnist" else load_mnist
+    x, y = to_tensors(*load("train"), dataset=dataset)
+    x_test, y_test = to_tensors(*load("test"), dataset=dataset)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x), generator=g)
+    n_val = int(round(val_size * len(x))) if isinstance(val_size, float) else int(val_size)
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    if limit is not None:
+        train_idx = train_idx[:limit]
+    train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), batch_size=batch_size, shuffle=True,
+                       generator=torch.Generator().manual_seed(seed))
+    val = DataLoader(TensorDataset(x[val_idx], y[val_idx]), batch_size=512)
+    test = DataLoader(TensorDataset(x_test, y_test), batch_size=512)
+    return train, val, test
+
+
+# --------------------------------------------------------------------------- photos
+
+def photo(name: str = "grace_hopper") -> np.ndarray:
+    """A real photo as uint8 (H, W, 3): "grace_hopper" (matplotlib) or a scikit-image image name."""
+    if name == "grace_hopper":
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+            from PIL import Image
+
+            return np.asarray(Image.open(f).convert("RGB"))
+    import skimage.data
+
+    if not hasattr(skimage.data, name):
+        raise ValueError(f"unknown photo {name!r}: use 'grace_hopper' or a skimage.data image such as 'chelsea'")
+    image = getattr(skimage.data, name)()
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def photo_gray(name: str = "grace_hopper") -> np.ndarray:
+    """A real photo as float64 (H, W) in [0, 1] (luminance), for lesson 01's kernels."""
+    rgb = photo(name).astype(np.float64) / 255.0
+    return rgb @ np.array([0.299, 0.587, 0.114])

@@ -1,0 +1,5 @@
+"""Network architectures of the course, built from data (lessons 04-08).
+
+Each architecture lives in its own module and is re-exported here, so a notebook
+writes ``from cnnlab.models import lenet5, vgg16, resnet18``.
+"""

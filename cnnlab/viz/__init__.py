@@ -1,0 +1,6 @@
+"""Figures for every lesson (matplotlib only; nothing here needs a widget backend).
+
+- images: image grids, kernels, feature maps, the conv sliding window (lessons 00-03)
+- training: learning curves, confusion matrix, misclassified examples (lessons 04-08)
+- attribution: saliency and Grad-CAM (lesson 07)
+"""
