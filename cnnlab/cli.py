@@ -1,0 +1,115 @@
+"""The ``cnnlab`` command: data, train, course, exercises, grade.
+
+    cnnlab data status                  where the data sets are
+    cnnlab data fetch [fashion_mnist|mnist]
+    cnnlab train MODEL [--epochs N] [--full|--sample] ...
+    cnnlab course html|slides [NOTEBOOK ...] [--quick] [--out DIR]
+    cnnlab exercises build|check
+    cnnlab grade SUBMISSION.ipynb ... | cnnlab grade bundle --chapter NN -o autograder.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _data(args: argparse.Namespace) -> int:
+    from cnnlab import data
+
+    if args.action == "status":
+        for key, spec in data.DATASETS.items():
+            found = data.find_full(key)
+            where = f"{found[1]} ({found[0]})" if found else "not on this machine"
+            print(f"{spec.title:14s} full: {where}")
+        print(f"{'':14s} sample: {data.SAMPLE_PATH} (Fashion-MNIST, 6,000 train / 1,000 test)")
+        print(f"{'':14s} cache: {data.cache_dir()}")
+        return 0
+    if args.action == "fetch":
+        try:
+            folder = data.fetch(args.dataset)
+        except data.DataError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"{data.DATASETS[args.dataset].title} is ready in {folder}")
+        return 0
+    if args.action == "make-sample":
+        print(f"wrote {data.make_sample()}")
+        return 0
+    raise AssertionError(args.action)
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from cnnlab import exercises
+
+    try:
+        if args.action == "build":
+            for path, state in exercises.build().items():
+                print(f"{state:10s} {path}")
+            return 0
+        problems = exercises.check()
+    except (exercises.ExerciseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if problems:
+        print("exercises/ is out of step with solutions/ (run `cnnlab exercises build`):", file=sys.stderr)
+        for line in problems:
+            print("  " + line, file=sys.stderr)
+        return 1
+    print("exercises/ matches solutions/")
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from cnnlab import course
+
+    notebooks = [Path(p) for p in args.notebooks] or None
+    if args.action == "html":
+        written = course.export_html(notebooks, Path(args.out or "build"), quick=args.quick)
+    else:
+        written = course.export_slides(notebooks, Path(args.out or "build/slides"), quick=args.quick)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # train and grade own their arguments; hand them over untouched.
+    if argv and argv[0] == "train":
+        from cnnlab import train
+
+        return train.main(argv[1:]) or 0
+    if argv and argv[0] == "grade":
+        from cnnlab.grading import cli as grading_cli
+
+        return grading_cli.main(argv[1:]) or 0
+
+    parser = argparse.ArgumentParser(prog="cnnlab", description="A course on convolutional neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train a model on Fashion-MNIST (see `cnnlab train -h`)")
+    sub.add_parser("grade", help="grade exercise submissions (see `cnnlab grade -h`)")
+
+    p = sub.add_parser("data", help="where the data sets are; fetch the full ones")
+    p.add_argument("action", choices=["status", "fetch", "make-sample"])
+    p.add_argument("dataset", nargs="?", default="fashion_mnist", choices=["fashion_mnist", "mnist"])
+    p.set_defaults(func=_data)
+
+    p = sub.add_parser("exercises", help="generate exercises/ from solutions/, or check they match")
+    p.add_argument("action", choices=["build", "check"])
+    p.set_defaults(func=_exercises)
+
+    p = sub.add_parser("course", help="run the notebooks and export HTML pages or slide decks")
+    p.add_argument("action", choices=["html", "slides"])
+    p.add_argument("notebooks", nargs="*", help="notebooks to export (default: all in notebooks/)")
+    p.add_argument("--quick", action="store_true", help="small training budgets (CNNLAB_QUICK=1)")
+    p.add_argument("--out", help="output folder (default build/ or build/slides/)")
+    p.set_defaults(func=_course)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
