@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import struct
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -47,6 +49,10 @@ DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 class DataError(RuntimeError):
     """A data set is missing, corrupt or could not be downloaded; the message says what to do."""
+
+
+class PartialDownload(DataError):
+    """A transfer stopped part-way; its ``.part`` file is kept so the next attempt resumes it."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,7 @@ def _read_payload(path: Path) -> bytes:
         opener = gzip.open if head == b"\x1f\x8b" else open
         with opener(path, "rb") as f:
             return f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path} is corrupt or truncated ({err}); delete it and fetch it again") from err
 
 
@@ -250,12 +256,12 @@ def download(url: str, dest: Path, *, timeout: float = 60.0, chunk: int = 1 << 1
             pass
         else:
             raise DataError(f"download of {url} failed: HTTP {err.code} {err.reason}") from err
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
-        raise DataError(f"download of {url} failed ({err}); the partial file {part} is kept "
-                        "and the next attempt resumes it") from err
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        raise PartialDownload(f"download of {url} failed ({err}); the partial file {part} is kept "
+                              "and the next attempt resumes it") from err
     else:
         if expected is not None and part.stat().st_size != expected:
-            raise DataError(f"download of {url} stopped after {part.stat().st_size} of {expected} bytes; "
+            raise PartialDownload(f"download of {url} stopped after {part.stat().st_size} of {expected} bytes; "
                             "run the command again to resume")
     os.replace(part, dest)
     return dest
@@ -295,9 +301,9 @@ def fetch(dataset: str = "fashion_mnist", *, mirrors: Iterable[str] | None = Non
                 errors.append(str(err))
                 if target.exists():      # downloaded but bad: never keep it
                     target.unlink()
-                bad_part = target.with_name(target.name + ".part")
-                if bad_part.exists() and "resumes it" not in str(err):
-                    bad_part.unlink()
+                part = target.with_name(target.name + ".part")
+                if part.exists() and not isinstance(err, PartialDownload):
+                    part.unlink()
         else:
             raise DataError(
                 f"could not get {spec.title} file {idx.name} from any mirror:\n  " + "\n  ".join(errors)

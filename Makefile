@@ -1,0 +1,56 @@
+# cnnlab: every target bootstraps what it needs, so each works on a fresh clone.
+#   make lab      create .venv on first use, then open JupyterLab on the course
+#   make test     unit tests + every notebook under nbval (CNNLAB_QUICK=1)
+#   make course   run every lesson and export HTML with outputs into build/
+#   make slides   lesson slide decks (reveal.js, offline) into build/slides/
+#   make bench    speed and accuracy benchmarks into bench/results/
+#   make exercises  regenerate exercises/ from solutions/
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cnnlab-installed
+JOBS   ?= 2
+LAB_ARGS ?=
+
+.PHONY: lab test test-unit test-notebooks course slides bench exercises check-exercises clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb $(LAB_ARGS)
+
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
+	$(VENV)/bin/cnnlab exercises check
+	CNNLAB_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadfile -q tests/
+
+test-notebooks: $(STAMP)
+	CNNLAB_QUICK=1 CNNLAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
+		-p no:cacheprovider --nbval-lax --nbval-current-env notebooks/ solutions/
+	CNNLAB_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
+		-p no:cacheprovider --nbval-lax --nbval-current-env exercises/
+
+course: $(STAMP)
+	$(VENV)/bin/cnnlab course html --out build
+
+slides: $(STAMP)
+	$(VENV)/bin/cnnlab course slides --quick --out build/slides
+
+bench: $(STAMP)
+	mkdir -p bench/results
+	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+
+exercises: $(STAMP)
+	$(VENV)/bin/cnnlab exercises build
+
+check-exercises: $(STAMP)
+	$(VENV)/bin/cnnlab exercises check
+
+clean:
+	rm -rf build .pytest_cache
