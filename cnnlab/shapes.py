@@ -346,3 +346,194 @@ def receptive_field(layers: Iterable[Any]) -> IntOrPair:
             field_hw[a] += dilation[a] * (kernel[a] - 1) * jump[a]
             jump[a] *= stride[a]
     return field_hw[0] if field_hw[0] == field_hw[1] else (field_hw[0], field_hw[1])
+
+
+# --------------------------------------------------------------------------- model summary
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One line of a ``Summary``: a leaf module as the dummy forward pass met it."""
+
+    name: str                 # dotted path in the model, e.g. "features.0"
+    kind: str                 # class name, e.g. "Conv2d"
+    output_shape: Any         # per image (batch axis left out); a list for several outputs
+    params: int               # parameters the module owns (0 on a repeated call)
+    macs: int | None          # multiply-accumulates per image; None when not known
+
+
+@dataclass
+class Summary:
+    """Per-layer output shapes, parameters and MACs of a torch model (lesson 02).
+
+    Print it (``print(summary)`` or ``summary.table()``) for an aligned text table; in a
+    notebook it renders as an HTML table.
+    """
+
+    input_size: tuple[int, ...]
+    rows: list[LayerRow]
+    total_params: int
+    trainable_params: int
+    total_macs: int
+    unknown_macs: list[str] = field(default_factory=list)
+
+    def _cells(self) -> tuple[list[str], list[list[str]], list[str]]:
+        header = ["Layer", "Type", "Output shape", "Params", "MACs"]
+        body = [[row.name, row.kind, _shape_text(row.output_shape), f"{row.params:,}",
+                 "?" if row.macs is None else f"{row.macs:,}"] for row in self.rows]
+        footer = [
+            f"Input: {tuple(self.input_size)} per image; shapes and MACs are per image.",
+            f"Total params: {self.total_params:,}",
+            f"Trainable params: {self.trainable_params:,}",
+            f"Non-trainable params: {self.total_params - self.trainable_params:,}",
+            f"Total MACs: {self.total_macs:,} ({_human(self.total_macs)})",
+        ]
+        listed = sum(row.params for row in self.rows)
+        if listed != self.total_params:
+            footer.append(f"Parameters in modules the forward pass did not call: "
+                          f"{self.total_params - listed:,}")
+        if self.unknown_macs:
+            footer.append(f"MACs not counted (\"?\") for: {', '.join(sorted(set(self.unknown_macs)))}")
+        return header, body, footer
+
+    def table(self) -> str:
+        """The summary as an aligned text table."""
+        header, body, footer = self._cells()
+        widths = [max(len(r[c]) for r in [header] + body) for c in range(len(header))]
+        right = {3, 4}                                           # numbers align right
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.rjust(w) if k in right else c.ljust(w)
+                             for k, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        rule = "-" * len(line(header))
+        return "\n".join([line(header), rule, *map(line, body), rule, *footer])
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        header, body, footer = self._cells()
+        align = ['left', 'left', 'left', 'right', 'right']
+
+        def row(cells: list[str], tag: str) -> str:
+            return "<tr>" + "".join(f'<{tag} style="text-align:{a}">{html.escape(c)}</{tag}>'
+                                    for c, a in zip(cells, align)) + "</tr>"
+
+        rows = "".join(row(cells, "td") for cells in body)
+        notes = "<br>".join(html.escape(text) for text in footer)
+        return (f"<table><thead>{row(header, 'th')}</thead><tbody>{rows}</tbody></table>"
+                f"<p>{notes}</p>")
+
+
+def _shape_text(shape: Any) -> str:
+    return ", ".join(map(str, shape)) if isinstance(shape, list) else str(shape)
+
+
+def _human(count: int) -> str:
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.2f} {unit}"
+    return str(count)
+
+
+def _per_image_shape(output: Any) -> Any:
+    """Shape of a module's output without the batch axis; a list for tuples of tensors."""
+    if hasattr(output, "shape"):
+        return tuple(output.shape[1:])
+    if isinstance(output, (tuple, list)):
+        return [_per_image_shape(item) for item in output]
+    return type(output).__name__
+
+
+def _first_tensor(output: Any) -> Any:
+    if hasattr(output, "shape"):
+        return output
+    if isinstance(output, (tuple, list)) and output:
+        return _first_tensor(output[0])
+    return None
+
+
+def _layer_macs(module: Any, inputs: tuple, output: Any) -> int | None:
+    """Multiply-accumulates of one call, per image (see the module docstring for the convention)."""
+    from torch import nn
+
+    out = _first_tensor(output)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        k = math.prod(module.kernel_size)
+        if module.transposed:                  # each input value is spread over a kernel
+            x = inputs[0]
+            return x[0].numel() * (module.out_channels // module.groups) * k
+        return out[0].numel() * (module.in_channels // module.groups) * k
+    if isinstance(module, nn.Linear):
+        return out[0].numel() * module.in_features
+    free = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, nn.Embedding)
+    if isinstance(module, free) or not any(True for _ in module.parameters(recurse=False)):
+        return 0
+    return None
+
+
+def summary(model: Any, input_size: Sequence[int]) -> Summary:
+    """Run one dummy image through ``model`` and tabulate every layer (lesson 02).
+
+    Hooks on the leaf modules (and on any module that owns parameters directly) record the
+    output shape of each call; parameters are counted with ``p.numel()``; MACs follow the
+    convention in the module docstring. The model runs in eval mode under ``torch.no_grad()``
+    (so batch norm uses its running statistics and dropout is off); afterwards every module's
+    training flag is put back as it was, and the hooks are removed.
+
+    Args:
+        model: a torch ``nn.Module`` (Sequential or nested: residual blocks, branches...).
+        input_size: shape of one input without the batch axis, e.g. ``(1, 28, 28)``.
+
+    Returns:
+        A ``Summary``: ``rows`` (name, kind, output_shape, params, macs) and the totals
+        ``total_params``, ``trainable_params``, ``total_macs``.
+
+    Raises:
+        ValueError: ``input_size`` is not a sequence of positive ints.
+    """
+    import torch
+
+    func = "summary"
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{func}: model must be a torch nn.Module, got {type(model).__name__}")
+    if not isinstance(input_size, (tuple, list)) or not input_size:
+        raise ValueError(f"{func}: input_size must be the shape of one input, e.g. (1, 28, 28), "
+                         f"got {input_size!r}")
+    size = tuple(positive_int(v, "each entry of input_size", func) for v in input_size)
+
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+
+    rows: list[LayerRow] = []
+    seen: set[int] = set()
+
+    def record(name: str, module: Any, inputs: tuple, output: Any) -> None:
+        again = id(module) in seen
+        seen.add(id(module))
+        params = 0 if again else sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append(LayerRow(name + (" (again)" if again else ""), type(module).__name__,
+                             _per_image_shape(output), params, _layer_macs(module, inputs, output)))
+
+    watched = [(name or type(module).__name__, module) for name, module in model.named_modules()
+               if not any(True for _ in module.children())
+               or any(True for _ in module.parameters(recurse=False))]
+    flags = [(module, module.training) for module in model.modules()]
+    handles = [module.register_forward_hook(
+        lambda m, i, o, name=name: record(name, m, i, o)) for name, module in watched]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *size), device=device, dtype=dtype))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, flag in flags:
+            module.training = flag
+
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    macs = sum(row.macs for row in rows if row.macs is not None)
+    unknown = [row.kind for row in rows if row.macs is None]
+    return Summary(size, rows, total, trainable, macs, unknown)
