@@ -1,0 +1,109 @@
+"""Lesson 06 exercises: the reference passes, stubs are "not implemented", classic mistakes fail with a hint."""
+
+import pytest
+from torch import nn
+
+from cnnlab.checks import get, run_exercise
+from cnnlab.checks.ch06 import _count_by_formula
+from test_checks_ch04 import ROOT, assert_fails, assert_passes, notebook_function
+
+NAMES = ["residual_block", "resnet_param_count"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes(name):
+    assert_passes(name, get(name).reference)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_passes(name):
+    assert_passes(name, notebook_function(ROOT / "solutions" / "06_resnet.ipynb", name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_stub_is_not_implemented(name):
+    stub = notebook_function(ROOT / "exercises" / "06_resnet.ipynb", name)
+    assert run_exercise(get(name), stub).status == "not implemented"
+
+
+# --------------------------------------------------------------------------- residual block
+
+class Block(nn.Module):
+    """A residual block with one classic mistake switched on by the arguments."""
+
+    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, project="shape", projection_bn=True,
+                 relu_before_add=False, shortcut_first=False):
+        super().__init__()
+        needs = {"shape": stride != 1 or in_channels != out_channels, "channels": in_channels != out_channels,
+                 "never": False}[project]
+        projection = nn.Identity()
+        if needs:
+            layers = [nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)]
+            projection = nn.Sequential(*layers, *([nn.BatchNorm2d(out_channels)] if projection_bn else []))
+        if shortcut_first:
+            self.projection = projection
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if not shortcut_first:
+            self.projection = projection
+        self.shortcut, self.relu_before_add = shortcut, relu_before_add
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
+        if self.relu_before_add:
+            out = out.relu()
+        if self.shortcut:
+            out = out + self.projection(x)
+        return out.relu()
+
+
+def test_block_written_differently_passes():
+    assert_passes("residual_block", lambda **k: Block(**k))
+
+
+def test_block_without_shortcut_fails_with_hint():
+    assert_fails("residual_block", lambda **k: Block(**k, shortcut=False), hint="no shortcut")
+
+
+def test_block_whose_shortcut_never_projects_fails():
+    assert_fails("residual_block", lambda **k: Block(**k, project="never"), hint="must match")
+
+
+def test_block_that_projects_only_for_new_channels_fails():
+    result = run_exercise(get("residual_block"), lambda **k: Block(**k, project="channels"))
+    assert not result and result.message.startswith("case 4: raised"), result.line()   # stride 2, same width
+
+
+def test_projection_without_batch_norm_fails_with_hint():
+    assert_fails("residual_block", lambda **k: Block(**k, projection_bn=False), hint="a 1×1 conv")
+
+
+def test_relu_before_the_addition_fails_with_hint():
+    assert_fails("residual_block", lambda **k: Block(**k, relu_before_add=True), hint="after the addition")
+
+
+def test_block_with_shortcut_defined_first_still_passes():
+    # batch norms get the same values whatever their order; convs differ in shape from the 1×1 projection
+    assert_passes("residual_block", lambda **k: Block(**k, shortcut_first=True))
+
+
+# --------------------------------------------------------------------------- parameter count
+
+@pytest.mark.parametrize("slip, hint", [(dict(project_on_stride=False), "needs a 1×1 projection"),
+                                        (dict(projection_bn=False), "followed by a batch norm"),
+                                        (dict(bias=True), "no bias")])
+def test_count_with_a_classic_slip_fails_with_hint(slip, hint):
+    assert_fails("resnet_param_count", lambda **k: _count_by_formula(**k, **slip), hint=hint)
+
+
+def test_count_without_the_stem_fails():
+    def no_stem(stages, widths, in_channels, num_classes):
+        return _count_by_formula(stages, widths, in_channels, num_classes) - in_channels * widths[0] * 49 - 2 * widths[0]
+
+    assert_fails("resnet_param_count", no_stem)
+
+
+def test_resnet18_count_is_the_published_one():
+    assert get("resnet_param_count").reference((2, 2, 2, 2), (64, 128, 256, 512), 3, 1000) == 11_689_512
