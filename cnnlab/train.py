@@ -435,12 +435,13 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, epochs: in
         model.train()
         loss_sum, correct, count, epoch_steps = 0.0, 0, 0, 0
         for x, y in train:
-            done = step / total_steps
+            done = step / max(total_steps - 1, 1)        # the last step runs at the final rate
             if max_seconds is not None:
-                done = max(done, (time.perf_counter() - start) / max_seconds)
-            if done >= 1.0:                      # only the time budget gets here
-                history.stopped_early = True
-                break
+                used = (time.perf_counter() - start) / max_seconds
+                if used >= 1.0:
+                    history.stopped_early = True
+                    break
+                done = max(done, used)
             if plateau is None:
                 for group in opt.param_groups:
                     group["lr"] = lr * lr_factor(scheduler, done, warmup)

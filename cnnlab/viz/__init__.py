@@ -4,3 +4,6 @@
 - training: learning curves, confusion matrix, misclassified examples (lessons 04-08)
 - attribution: saliency and Grad-CAM (lesson 07)
 """
+
+from .images import *  # noqa: F401,F403  (lessons 01-03)
+from .training import *  # noqa: F401,F403  (lessons 04-08)
