@@ -1,0 +1,142 @@
+"""Exercises of lesson 02: output sizes, parameter counts, receptive fields."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab import shapes
+from cnnlab.checks import Exercise
+
+NO_HELPERS = ("torch", "cnnlab.shapes", "cnnlab.models")
+
+
+def _as_int(got) -> int | None:
+    """``got`` as a Python int, or None when it is not a single whole number."""
+    try:
+        value = np.asarray(got)
+        if value.shape != () or value.dtype.kind not in "iuf" or value != np.round(value):
+            return None
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- exercise 1: output size
+
+def _size_cases(rng):
+    def case(n, k, stride=1, padding=0, dilation=1):
+        return dict(n=n, k=k, stride=stride, padding=padding, dilation=dilation)
+    return [case(32, 5, 1, 2),             # "same": 32
+            case(28, 5),                   # 24
+            case(7, 3, 2),                 # 3
+            case(8, 3, 2, 1),              # ⌊7/2⌋ + 1 = 4: floor matters
+            case(224, 7, 2, 3),            # ResNet's stem: 112
+            case(10, 3, 1, 0, 2),          # dilation 2 spans 5: 6
+            case(15, 3, 3, 1, 3),          # all at once: ⌊(15 + 2 − 6 − 1)/3⌋ + 1 = 4
+            case(int(rng.integers(12, 40)), 3, 2, 1)]
+
+
+def _size_ref(n, k, stride, padding, dilation):
+    return shapes.conv_output_size(n, k, stride, padding, dilation)
+
+
+def _size_hint(case, got, expected):
+    n, k, s, p, d = (case[key] for key in ("n", "k", "stride", "padding", "dilation"))
+    value = _as_int(got)
+    if value is None:
+        return "return one whole number (an int)"
+    span = d * (k - 1) + 1
+    if value == expected - 1 and value == (n + 2 * p - span) // s:
+        return "off by one: count the first position too, ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1"
+    if value == -(-(n + 2 * p - span) // s) + 1:
+        return "round down, not up: a window that would stick out over the padded edge is dropped"
+    if d > 1 and value == (n + 2 * p - k) // s + 1:
+        return f"dilation {d} spreads the kernel over d(k−1) + 1 = {span} pixels"
+    if p and value == (n + p - span) // s + 1:
+        return "padding goes on both sides: n + 2p"
+    if s > 1 and value == n + 2 * p - span + 1:
+        return f"divide by the stride {s} (and round down) before adding 1"
+    return None
+
+
+# --------------------------------------------------------------------------- exercise 2: parameters
+
+def _param_cases(rng):
+    def case(c, f, kh, kw, bias=True):
+        return dict(in_channels=c, filters=f, kh=kh, kw=kw, bias=bias)
+    return [case(3, 64, 3, 3),             # 1,792
+            case(1, 6, 5, 5),              # LeNet's first conv: 156
+            case(64, 128, 3, 3),
+            case(512, 512, 3, 3, False),
+            case(16, 32, 1, 1),
+            case(3, 8, 7, 5),              # non-square kernel
+            case(int(rng.integers(2, 20)), int(rng.integers(2, 70)), 3, 3)]
+
+
+def _param_ref(in_channels, filters, kh, kw, bias):
+    return shapes.conv_params(in_channels, filters, (kh, kw), bias=bias)
+
+
+def _param_hint(case, got, expected):
+    c, f, kh, kw, bias = (case[key] for key in ("in_channels", "filters", "kh", "kw", "bias"))
+    value = _as_int(got)
+    if value is None:
+        return "return one whole number (an int)"
+    if value == f * kh * kw + f * bias and c > 1:
+        return f"each filter spans all {c} input channels: it has {c}·{kh}·{kw} weights"
+    if bias and value == f * c * kh * kw:
+        return "add one bias per filter"
+    if not bias and value == f * c * kh * kw + f:
+        return "bias=False: no biases to count"
+    if value == f * (c * kh * kw + 1) * (kh * kw):
+        return "one bias per filter, not one per weight"
+    return None
+
+
+# --------------------------------------------------------------------------- exercise 3: receptive field
+
+def _field_cases(rng):
+    return [dict(kernels=(3, 3), strides=(1, 1)),             # 5: two 3×3 see 5×5
+            dict(kernels=(3, 3, 3), strides=(1, 1, 1)),       # 7
+            dict(kernels=(5,), strides=(1,)),
+            dict(kernels=(3, 2, 3), strides=(1, 2, 1)),       # conv, pool, conv: 3 + 1 + 4 = 8
+            dict(kernels=(7, 3, 3, 3), strides=(2, 2, 1, 1)),
+            dict(kernels=(3, 3, 2, 3, 3, 2), strides=(1, 1, 2, 1, 1, 2)),   # a small VGG: 16
+            dict(kernels=tuple(int(k) for k in rng.choice([1, 3, 5], 4)),
+                 strides=tuple(int(s) for s in rng.choice([1, 2], 4)))]
+
+
+def _field_ref(kernels, strides):
+    return shapes.receptive_field(list(zip(kernels, strides)))
+
+
+def _field_hint(case, got, expected):
+    kernels, strides = case["kernels"], case["strides"]
+    value = _as_int(got)
+    if value is None:
+        return "return one whole number (an int)"
+    if value == 1 + sum(k - 1 for k in kernels) and any(s > 1 for s in strides):
+        return ("a stride spaces the next layer's inputs apart: each later layer adds "
+                "(k − 1) × (product of the strides BEFORE it)")
+    if value == sum(kernels):
+        return "the layers overlap: each adds k − 1 (times the earlier strides), starting from 1"
+    field, jump = 1, 1
+    for k, s in zip(kernels, strides):
+        jump *= s
+        field += (k - 1) * jump
+    if value == field:
+        return "multiply by the strides of the layers before, not including the layer's own stride"
+    return None
+
+
+EXERCISES = [
+    Exercise(name="output_size", chapter="02", points=1, cases=_size_cases, reference=_size_ref,
+             diagnose=_size_hint, forbidden=NO_HELPERS,
+             description="output size of a convolution with stride, padding and dilation"),
+    Exercise(name="conv_param_count", chapter="02", points=1, cases=_param_cases, reference=_param_ref,
+             diagnose=_param_hint, forbidden=NO_HELPERS,
+             description="learnable parameters of a convolution layer"),
+    Exercise(name="receptive_field_size", chapter="02", points=2, cases=_field_cases, reference=_field_ref,
+             diagnose=_field_hint, forbidden=NO_HELPERS,
+             description="receptive field of a stack of convolutions and pools"),
+]

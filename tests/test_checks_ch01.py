@@ -1,0 +1,143 @@
+"""The exercises of lesson 01: the solutions pass, stubs and classic mistakes do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from cnnlab.checks import get, run_exercise
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def solution_functions(notebook: str) -> dict:
+    """Run each graded solution cell of a solution notebook on its own; return name -> function."""
+    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
+    found = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            namespace: dict = {}
+            exec(compile(cell.source, meta["grade_id"], "exec"), namespace)
+            found[meta["grade_id"]] = namespace[meta["grade_id"]]
+    return found
+
+
+SOLVED = solution_functions("01_convolution_by_hand.ipynb")
+
+
+def verdict(name, fn):
+    return run_exercise(get(name), fn)
+
+
+@pytest.mark.parametrize("name", ["conv2d_single", "conv2d_multi", "conv1x1"])
+def test_solution_passes_and_stub_is_not_implemented(name):
+    assert verdict(name, SOLVED[name]).status == "passed"
+
+    def stub(**kwargs):
+        raise NotImplementedError(f"{name}: write your solution here")
+
+    assert verdict(name, stub).status == "not implemented"
+
+
+def test_every_exercise_has_a_solution_cell():
+    from cnnlab.checks import exercises
+
+    assert set(exercises("01")) == set(SOLVED)
+
+
+# --------------------------------------------------------------------------- conv2d_single
+
+def _single(x, w, flip=False, extra=0):
+    kh, kw = w.shape
+    w = w[::-1, ::-1] if flip else w
+    oh, ow = x.shape[0] - kh + 1 - extra, x.shape[1] - kw + 1 - extra
+    return np.array([[np.sum(x[i:i + kh, j:j + kw] * w) for j in range(ow)] for i in range(oh)])
+
+
+def test_conv2d_single_catches_a_flipped_kernel():
+    result = verdict("conv2d_single", lambda x, w: _single(x, w, flip=True))
+    assert result.status == "wrong"
+    assert "flipped the kernel" in result.message
+
+
+def test_conv2d_single_catches_an_off_by_one_size():
+    result = verdict("conv2d_single", lambda x, w: _single(x, w, extra=1))
+    assert result.status == "wrong"
+    assert "off by one" in result.message
+
+
+def test_conv2d_single_catches_same_padding():
+    result = verdict("conv2d_single", lambda x, w: np.pad(_single(x, w), ((0, w.shape[0] - 1),
+                                                                          (0, w.shape[1] - 1))))
+    assert result.status == "wrong"
+    assert "no padding here" in result.message
+
+
+def test_conv2d_single_lesson_example():
+    solved = SOLVED["conv2d_single"]
+    from cnnlab.viz.images import EDGE_KERNEL, EXAMPLE_IMAGE
+
+    assert solved(EXAMPLE_IMAGE, EDGE_KERNEL)[0, 0] == -6
+
+
+# --------------------------------------------------------------------------- conv2d_multi
+
+def _multi(x, w, b, stride, padding, *, bias=True, flip=False, ceil=False, one_side=False, ignore_stride=False):
+    f_count, _, kh, kw = w.shape
+    w = w[:, :, ::-1, ::-1] if flip else w
+    pads = ((0, 0), (padding, 0 if one_side else padding), (padding, 0 if one_side else padding))
+    xp = np.pad(x, pads)
+    s = 1 if ignore_stride else stride
+    rounding = (lambda a: -(-a // s)) if ceil else (lambda a: a // s)
+    oh, ow = rounding(xp.shape[1] - kh) + 1, rounding(xp.shape[2] - kw) + 1
+    xp = np.pad(xp, ((0, 0), (0, s), (0, s)))              # room for a window hanging over (ceil)
+    out = np.zeros((f_count, oh, ow))
+    for f in range(f_count):
+        for i in range(oh):
+            for j in range(ow):
+                out[f, i, j] = np.sum(xp[:, i * s:i * s + kh, j * s:j * s + kw] * w[f]) + (b[f] if bias else 0)
+    return out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (dict(bias=False), "add the bias"),
+    (dict(flip=True), "flipped the kernel"),
+    (dict(ceil=True), "round down"),
+    (dict(one_side=True), "BOTH sides"),
+    (dict(ignore_stride=True), "the stride is"),
+])
+def test_conv2d_multi_catches_classic_mistakes(mistake, hint):
+    result = verdict("conv2d_multi", lambda x, w, b, stride, padding: _multi(x, w, b, stride, padding, **mistake))
+    assert result.status == "wrong"
+    assert hint in "\n".join(result.failures)
+
+
+def test_conv2d_multi_catches_a_missing_channel_sum():
+    def per_channel(x, w, b, stride, padding):
+        full = _multi(x, w, b, stride, padding)
+        return np.stack([full] * x.shape[0], axis=1)       # (F, C, OH, OW): one map per channel
+
+    result = verdict("conv2d_multi", per_channel)
+    assert result.status == "wrong"
+    assert "sum over the input channels" in result.message
+
+
+# --------------------------------------------------------------------------- conv1x1
+
+def test_conv1x1_catches_a_transposed_mixing_matrix():
+    result = verdict("conv1x1", lambda x, w: np.einsum("cf,chw->fhw", w, x) if w.shape[0] == w.shape[1]
+                     else np.einsum("fc,chw->fhw", w, x))
+    assert result.status == "wrong"
+    assert "row f of w" in result.message
+
+
+def test_conv1x1_equals_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((3, 4, 5)), rng.standard_normal((2, 3))
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w)[:, :, None, None])
+    np.testing.assert_allclose(SOLVED["conv1x1"](x, w), expected[0].numpy(), rtol=1e-10)

@@ -1,0 +1,118 @@
+"""The exercises of lesson 02: the solutions pass, stubs and classic mistakes do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from cnnlab.checks import exercises, get, run_exercise
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def solution_functions(notebook: str) -> dict:
+    """Run each graded solution cell of a solution notebook on its own; return name -> function."""
+    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
+    found = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            namespace: dict = {}
+            exec(compile(cell.source, meta["grade_id"], "exec"), namespace)
+            found[meta["grade_id"]] = namespace[meta["grade_id"]]
+    return found
+
+
+SOLVED = solution_functions("02_output_size_and_parameters.ipynb")
+
+
+def verdict(name, fn):
+    return run_exercise(get(name), fn)
+
+
+@pytest.mark.parametrize("name", ["output_size", "conv_param_count", "receptive_field_size"])
+def test_solution_passes_and_stub_is_not_implemented(name):
+    assert verdict(name, SOLVED[name]).status == "passed"
+
+    def stub(**kwargs):
+        raise NotImplementedError(f"{name}: write your solution here")
+
+    assert verdict(name, stub).status == "not implemented"
+
+
+def test_every_exercise_has_a_solution_cell():
+    assert set(exercises("02")) == set(SOLVED)
+
+
+# --------------------------------------------------------------------------- output_size
+
+def test_output_size_matches_torch_on_many_settings():
+    output_size = SOLVED["output_size"]
+    for n in (5, 8, 13):
+        for k, s, p, d in [(3, 1, 0, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2), (2, 3, 0, 1)]:
+            conv = torch.nn.Conv2d(1, 1, k, s, p, d)
+            assert output_size(n, k, s, p, d) == conv(torch.zeros(1, 1, n, n)).shape[-1]
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda n, k, stride, padding, dilation: (n + 2 * padding - dilation * (k - 1) - 1) // stride, "off by one"),
+    (lambda n, k, stride, padding, dilation: -(-(n + 2 * padding - dilation * (k - 1) - 1) // stride) + 1,
+     "round down"),
+    (lambda n, k, stride, padding, dilation: (n + 2 * padding - k) // stride + 1, "dilation"),
+    (lambda n, k, stride, padding, dilation: (n + padding - dilation * (k - 1) - 1) // stride + 1, "both sides"),
+    (lambda n, k, stride, padding, dilation: float((n + 2 * padding - dilation * (k - 1) - 1) / stride + 1),
+     None),
+])
+def test_output_size_catches_classic_mistakes(wrong, hint):
+    result = verdict("output_size", wrong)
+    assert result.status == "wrong"
+    if hint:
+        assert hint in "\n".join(result.failures)
+
+
+# --------------------------------------------------------------------------- conv_param_count
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda in_channels, filters, kh, kw, bias: filters * kh * kw + filters * bias, "input channels"),
+    (lambda in_channels, filters, kh, kw, bias: filters * in_channels * kh * kw, "add one bias per filter"),
+    (lambda in_channels, filters, kh, kw, bias: filters * in_channels * kh * kw + filters, "no biases"),
+])
+def test_conv_param_count_catches_classic_mistakes(wrong, hint):
+    result = verdict("conv_param_count", wrong)
+    assert result.status == "wrong"
+    assert hint in "\n".join(result.failures)
+
+
+def test_conv_param_count_lesson_example():
+    assert SOLVED["conv_param_count"](3, 64, 3, 3, True) == 1792
+
+
+# --------------------------------------------------------------------------- receptive_field_size
+
+def _field(kernels, strides, own_stride=False, ignore_strides=False):
+    field, jump = 1, 1
+    for k, s in zip(kernels, strides):
+        if own_stride:
+            jump *= s
+        field += (k - 1) * (1 if ignore_strides else jump)
+        if not own_stride:
+            jump *= s
+    return field
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda kernels, strides: _field(kernels, strides, ignore_strides=True), "stride spaces"),
+    (lambda kernels, strides: _field(kernels, strides, own_stride=True), "not including the layer's own"),
+    (lambda kernels, strides: sum(kernels), "the layers overlap"),
+])
+def test_receptive_field_size_catches_classic_mistakes(wrong, hint):
+    result = verdict("receptive_field_size", wrong)
+    assert result.status == "wrong"
+    assert hint in "\n".join(result.failures)
+
+
+def test_two_stacked_3x3_see_5x5():
+    assert SOLVED["receptive_field_size"]((3, 3), (1, 1)) == 5
