@@ -12,6 +12,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.cnnlab-installed
 JOBS   ?= 2
 LAB_ARGS ?=
+# JupyterLab refuses to start as root unless told; containers and CI often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test test-unit test-notebooks course slides bench exercises check-exercises clean
 
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. notebooks/00_welcome.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
 test: test-unit test-notebooks
 
