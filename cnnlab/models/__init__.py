@@ -9,3 +9,4 @@ from .vgg import VGG, VGG_CONFIGS, small_vgg, vgg, vgg16
 from .resnet import RESNET_STAGES, BasicBlock, Bottleneck, ResNet, resnet, resnet18, resnet34, resnet50, small_resnet
 from .gallery import (INCEPTION_TABLE, CompoundScaling, InceptionBlock, alexnet, compound_scaling,
                       googlenet, inception_block, scaled_channels, scaled_repeats, small_inception)
+from .efficientnet import LITE0_STAGES, EfficientNetLite, MBConv, efficientnet_lite0
