@@ -116,9 +116,9 @@ def _confusion_cases(rng):
 
 
 def _confusion_ref(y_true, y_pred, num_classes):
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)                                   # rows: true, columns: predicted
-    return matrix
+    from cnnlab.viz.training import confusion_matrix   # rows: true class, columns: predicted class
+
+    return confusion_matrix(y_true, y_pred, num_classes)
 
 
 def _confusion_hint(case, got, expected):
