@@ -63,6 +63,7 @@ def _text_colour(rgba: Sequence[float]) -> str:
 
 
 def _format(value: float, fmt: str | Callable[[float], str]) -> str:
+    value = float(value) + 0.0                                  # -0.0 (e.g. -1 · 0) prints as 0
     return fmt(value) if callable(fmt) else fmt.format(value)
 
 
@@ -125,7 +126,7 @@ def _panels(shapes_hw: Sequence[tuple[int, int]], cell: float = 0.45, title_spac
         cell: side of one cell in inches.
         title_space: inches above the tallest panel for the titles.
     """
-    widths = [max(c, 1) for _, c in shapes_hw]
+    widths = [max(c, 3) for _, c in shapes_hw]                 # room for the title of a narrow panel
     height = max(r for r, _ in shapes_hw)
     size = (cell * sum(widths) + 0.7 * len(widths) + 0.3, cell * height + title_space)
     return plt.subplots(1, len(widths), figsize=size, gridspec_kw={"width_ratios": widths})
@@ -554,8 +555,8 @@ def plot_pool_backward(x: np.ndarray, dout: np.ndarray, kernel_size: int = 2, st
     fig, axes = _panels([np.shape(x), out.shape[2:], np.shape(dout), dx.shape])
     draw_matrix(axes[0], x, f"input x ({kernel_size}×{kernel_size} windows, stride {step})",
                 fmt=_short, boxes=windows)
-    draw_matrix(axes[1], out[0, 0], f"{kind}-pooled output", fmt=_short)
-    draw_matrix(axes[2], dout, "upstream gradient dout", fmt=_short, **_symmetric(np.asarray(dout, float)))
+    draw_matrix(axes[1], out[0, 0], f"{kind} pool\noutput", fmt=_short)
+    draw_matrix(axes[2], dout, "upstream\ngradient dout", fmt=_short, **_symmetric(np.asarray(dout, float)))
     draw_matrix(axes[3], dx, "dx: " + ("all to the argmax" if kind == "max" else "spread evenly"),
                 fmt=_short, **_symmetric(dx))
     fig.tight_layout()
