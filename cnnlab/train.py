@@ -317,31 +317,39 @@ def predict(model: nn.Module, data: Batches | torch.Tensor, device: torch.device
 # --------------------------------------------------------------------------- fit
 
 class _LivePlot:
-    """Redraws the learning curves under the progress bar in a notebook (nothing elsewhere)."""
+    """Redraws the learning curves under the progress bar in a notebook (does nothing elsewhere).
+
+    The figure lives in one display area that is updated in place (an IPython display id), so
+    the progress bar above it stays, which ``clear_output`` would wipe.
+    """
 
     def __init__(self, enabled: bool):
+        self.enabled = enabled and _in_notebook()
         self.handle = None
-        if not enabled:
-            return
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return
-        if get_ipython() is None:
-            return
-        self.handle = display(display_id=True)
 
     def update(self, history: History) -> None:
-        if self.handle is None:
+        if not self.enabled:
             return
         import matplotlib.pyplot as plt
+        from IPython.display import display
 
         from cnnlab.viz.training import plot_history
 
         fig = plot_history(history)
-        self.handle.update(fig)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
         plt.close(fig)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
