@@ -34,13 +34,14 @@ Cache = tuple[Any, ...]
 
 # --------------------------------------------------------------------------- argument checks
 
-def _check_array(func: str, name: str, a: Any, ndim: int, letters: str) -> None:
-    """``a`` must be a real-valued NumPy array with ``ndim`` dimensions (named ``letters``)."""
+def _check_array(func: str, name: str, a: Any, ndim: int | None = None, letters: str = "") -> None:
+    """``a`` must be a real-valued NumPy array, with ``ndim`` dimensions (named ``letters``) if given."""
+    what = f"a NumPy array {letters}".rstrip()
     if not isinstance(a, np.ndarray):
-        raise ValueError(f"{func}: {name} must be a NumPy array {letters}, got {type(a).__name__}")
+        raise ValueError(f"{func}: {name} must be {what}, got {type(a).__name__}")
     if a.dtype.kind not in "iuf":
         raise ValueError(f"{func}: {name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim != ndim:
+    if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{func}: {name} must be {ndim}-D {letters}, got shape {a.shape}")
 
 
@@ -122,7 +123,7 @@ def _pool_window(func: str, x: Any, kernel_size: IntOrPair, stride: IntOrPair | 
     h, w = x.shape[-2:]
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{func}: padding {(ph, pw)} is more than half the {kh}×{kw} window "
-                         f"(x {x.shape}); a window would then see only padding")
+                         f"(x {x.shape}); a window could then see only padding")
     if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(f"{func}: the {kh}×{kw} window does not fit in the padded "
                          f"{h + 2 * ph}×{w + 2 * pw} input (x {x.shape}, padding {(ph, pw)})")
@@ -297,9 +298,9 @@ def conv2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndar
     """Gradients of a convolution (lesson 03).
 
     The filter is used at every output position, so its gradient sums over all of them
-    (``dout_mat.T @ cols``); the input gradient sends each output's gradient back through
-    the filter onto the window it came from (``col2im``), which amounts to convolving dout
-    with the filter rotated by 180°.
+    (``dw = dout_mat @ cols``, a sum over the N·OH·OW positions); the input gradient sends
+    each output's gradient back through the filter onto the window it came from (``col2im``),
+    which amounts to convolving dout with the filter rotated by 180°.
 
     Args:
         dout: upstream gradient (N, F, OH, OW).
@@ -311,12 +312,13 @@ def conv2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndar
     x_shape, w, cols, win = cache
     N, F = x_shape[0], w.shape[0]
     _check_dout("conv2d_backward", dout, (N, F, win.oh, win.ow))
-    dout_mat = dout.astype(w.dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, F)  # (N*OH*OW, F)
-    db = dout_mat.sum(axis=0)                                      # (F,)
-    dw = (dout_mat.T @ cols).reshape(w.shape)                      # (F, C, KH, KW)
-    # dcols = dout_mat @ w_mat, computed transposed so that it lands in im2col's memory
-    # layout and col2im's reshape is free.
-    dcols = (w.reshape(F, -1).T @ dout_mat.T).T                    # (N*OH*OW, C*KH*KW)
+    dout_mat = dout.astype(w.dtype, copy=False).transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*OH*OW)
+    db = dout_mat.sum(axis=1)                                      # (F,)
+    # Both products are computed transposed, with C*KH*KW rows: BLAS is several times faster
+    # at that orientation than at (F, C*KH*KW) from a long sum over N*OH*OW, and dcols then
+    # lands in im2col's memory layout, so col2im reads contiguous blocks.
+    dw = (cols.T @ dout_mat.T).T.reshape(w.shape)                  # (F, C, KH, KW)
+    dcols = (w.reshape(F, -1).T @ dout_mat).T                      # (N*OH*OW, C*KH*KW)
     dx = _col2im(dcols, x_shape, win)                              # (N, C, H, W)
     return dx, dw, db
 
@@ -421,12 +423,6 @@ def avgpool2d_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
 
 # --------------------------------------------------------------------------- activations
 
-def _check_any(func: str, name: str, a: Any) -> None:
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf":
-        kind = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{func}: {name} must be a NumPy array of real numbers, got {kind}")
-
-
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     """ReLU: max(0, x), element-wise (lesson 03).
 
@@ -436,7 +432,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     Returns:
         out (same shape), cache.
     """
-    _check_any("relu_forward", "x", x)
+    _check_array("relu_forward", "x", x)
     return np.maximum(x, 0), (x,)
 
 
@@ -466,7 +462,7 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     Returns:
         out (same shape, in (0, 1)), cache.
     """
-    _check_any("sigmoid_forward", "x", x)
+    _check_array("sigmoid_forward", "x", x)
     x = x.astype(_float_dtype(x), copy=False)
     z = np.exp(-np.abs(x))                                        # in (0, 1]
     out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
@@ -497,7 +493,7 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     Returns:
         out (same shape, in (−1, 1)), cache.
     """
-    _check_any("tanh_forward", "x", x)
+    _check_array("tanh_forward", "x", x)
     out = np.tanh(x.astype(_float_dtype(x), copy=False))
     return out, (out,)
 
@@ -571,7 +567,7 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     Returns:
         out (N, D), cache.
     """
-    _check_any("flatten_forward", "x", x)
+    _check_array("flatten_forward", "x", x)
     if x.ndim < 2:
         raise ValueError(f"flatten_forward: x must have a batch axis and at least one more, got shape {x.shape}")
     return x.reshape(x.shape[0], -1), (x.shape,)

@@ -124,18 +124,17 @@ def conv_output_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair 
 
 def _pool_axis(func: str, n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """Output length of a pooling window along one axis, with torch's rules."""
+    if p > k // 2:                                       # torch's rule, on the undilated window
+        raise ValueError(f"{func}: padding {p} is more than half the window ({k}); "
+                         "a window could then see only padding")
     span = d * (k - 1) + 1
-    if p > span // 2:
-        raise ValueError(f"{func}: padding {p} is more than half the window ({span}); "
-                         "a window would then see only padding")
-    if span > n + 2 * p:
+    rounding = s - 1 if ceil_mode else 0                 # ceil(a / s) = floor((a + s − 1) / s)
+    out = (n + 2 * p - span + rounding) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:             # the last window would start in the right padding
+        out -= 1
+    if out < 1:
         raise ValueError(f"{func}: a window of {span} does not fit in the padded input of "
                          f"{n} + 2·{p} = {n + 2 * p}")
-    if not ceil_mode:
-        return (n + 2 * p - span) // s + 1
-    out = -(-(n + 2 * p - span) // s) + 1        # ceil division
-    if (out - 1) * s >= n + p:                   # the last window would start in the right padding
-        out -= 1
     return out
 
 
@@ -269,8 +268,15 @@ def conv_macs(in_channels: int, out_channels: int, kernel_size: IntOrPair, input
 
 # --------------------------------------------------------------------------- receptive field
 
-# Modules that act on each position separately: they leave the receptive field unchanged.
-_POINTWISE = ("activation", "batchnorm", "instancenorm", "normalization", "dropout", "linear.Identity")
+def _is_per_position(layer: Any) -> bool:
+    """Activations, normalisation, dropout, identity: each output pixel sees one input pixel."""
+    from torch import nn
+
+    kinds = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+             nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Softplus,
+             nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm,
+             nn.LocalResponseNorm, nn.modules.dropout._DropoutNd, nn.Identity)
+    return isinstance(layer, kinds)
 
 
 def _layer_geometry(layer: Any) -> tuple[Pair, Pair, Pair] | None:
@@ -291,8 +297,7 @@ def _layer_geometry(layer: Any) -> tuple[Pair, Pair, Pair] | None:
         stride = to_pair(layer.stride if layer.stride is not None else layer.kernel_size, "stride", func)
         dilation = to_pair(getattr(layer, "dilation", 1), "dilation", func)
         return kernel, stride, dilation
-    where = f"{type(layer).__module__}.{kind}"
-    if any(tag in where for tag in _POINTWISE):
+    if _is_per_position(layer):
         return None
     raise ValueError(
         f"{func}: cannot tell the receptive field of {kind}; pass a chain of conv/pool layers "
