@@ -192,6 +192,16 @@ first_conv_macs = shapes.conv_macs(3, 64, 3, 224, padding=1)
 print(f"VGG-16 first conv on 224×224: {first_conv_macs:,} MACs")
 assert first_conv_macs == 224 * 224 * 64 * 3 * 3 * 3 == 86_704_128
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The formula against torch: the output positions come from the feature map torch
+# produces, and each of its values is one dot product of C·k·k pairs.
+
+# %%
+for c, f, k, n, s, p in itertools.product((1, 3), (4, 8), (1, 3, 5), (9, 16), (1, 2), (0, 1)):
+    out = F.conv2d(torch.zeros(1, c, n, n), torch.zeros(f, c, k, k), stride=s, padding=p)   # (1, F, OH, OW)
+    assert shapes.conv_macs(c, f, k, n, s, p) == out.numel() * c * k * k
+print("MAC formula agrees with torch's output shapes")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Receptive field
 #
