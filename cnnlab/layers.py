@@ -82,9 +82,9 @@ class Window(NamedTuple):
     ow: int
 
     def offsets(self) -> Iterator[tuple[int, int, slice, slice]]:
-        """``(i, j, rows, cols)`` for each kernel entry (i, j), in row-major order.
+        """``(i, j, ys, xs)`` for each kernel entry (i, j), in row-major order.
 
-        ``padded[..., rows, cols]`` is an (OH, OW) grid: for every output position, the input
+        ``padded[..., ys, xs]`` is an (OH, OW) grid: for every output position, the input
         pixel that kernel entry (i, j) multiplies. Looping over the KH·KW entries (9 for a 3×3
         kernel) instead of over the OH·OW output pixels keeps the Python loop short and lets
         NumPy move whole strided slices at once.
@@ -92,9 +92,9 @@ class Window(NamedTuple):
         for i in range(self.kh):
             for j in range(self.kw):
                 top, left = i * self.dh, j * self.dw
-                rows = slice(top, top + self.sh * (self.oh - 1) + 1, self.sh)
-                cols = slice(left, left + self.sw * (self.ow - 1) + 1, self.sw)
-                yield i, j, rows, cols
+                ys = slice(top, top + self.sh * (self.oh - 1) + 1, self.sh)
+                xs = slice(left, left + self.sw * (self.ow - 1) + 1, self.sw)
+                yield i, j, ys, xs
 
 
 def _conv_window(func: str, x_shape: tuple[int, ...], kernel: tuple[int, int], stride: IntOrPair,
@@ -172,14 +172,14 @@ def conv2d_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPair 
     N, F = x.shape[0], w.shape[0]
     xp = _pad(x, win.ph, win.pw)                                   # (N, C, H+2PH, W+2PW)
     out = np.zeros((N, F, win.oh, win.ow), dtype=_float_dtype(x, w, b))
+    span_h, span_w = win.dh * (win.kh - 1) + 1, win.dw * (win.kw - 1) + 1   # the dilated kernel's extent
     for n in range(N):
         for f in range(F):
             for i in range(win.oh):
                 for j in range(win.ow):
-                    top, left = i * win.sh, j * win.sw
-                    window = xp[n, :, top:top + win.dh * (win.kh - 1) + 1:win.dh,
-                                left:left + win.dw * (win.kw - 1) + 1:win.dw]   # (C, KH, KW)
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+                    top, left = i * win.sh, j * win.sw                       # where this window starts
+                    window = xp[n, :, top:top + span_h:win.dh, left:left + span_w:win.dw]   # (C, KH, KW)
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]           # Σc Σm Σn X·W + b
     return out
 
 
@@ -187,12 +187,12 @@ def _im2col(x: np.ndarray, win: Window) -> np.ndarray:
     """im2col without the checks: (N, C, H, W) -> (N*OH*OW, C*KH*KW)."""
     N, C = x.shape[:2]
     xp = _pad(x.transpose(1, 0, 2, 3), win.ph, win.pw)            # (C, N, H+2PH, W+2PW)
-    cols = np.empty((C, win.kh, win.kw, N, win.oh, win.ow), dtype=x.dtype)
-    for i, j, rows, cols_ in win.offsets():
-        cols[:, i, j] = xp[:, :, rows, cols_]                      # (C, N, OH, OW)
+    blocks = np.empty((C, win.kh, win.kw, N, win.oh, win.ow), dtype=x.dtype)
+    for i, j, ys, xs in win.offsets():
+        blocks[:, i, j] = xp[:, :, ys, xs]                         # (C, N, OH, OW)
     # Built as (C*KH*KW, N*OH*OW) so that each offset writes one contiguous block; the
     # transpose is a free view that BLAS reads as it is.
-    return cols.reshape(C * win.kh * win.kw, N * win.oh * win.ow).T   # (N*OH*OW, C*KH*KW)
+    return blocks.reshape(C * win.kh * win.kw, N * win.oh * win.ow).T   # (N*OH*OW, C*KH*KW)
 
 
 def _col2im(cols: np.ndarray, x_shape: tuple[int, ...], win: Window) -> np.ndarray:
@@ -200,8 +200,8 @@ def _col2im(cols: np.ndarray, x_shape: tuple[int, ...], win: Window) -> np.ndarr
     N, C, H, W = x_shape
     blocks = cols.T.reshape(C, win.kh, win.kw, N, win.oh, win.ow)  # free when cols came from im2col's layout
     xp = np.zeros((C, N, H + 2 * win.ph, W + 2 * win.pw), dtype=cols.dtype)
-    for i, j, rows, cols_ in win.offsets():
-        xp[:, :, rows, cols_] += blocks[:, i, j]                   # overlapping windows add up
+    for i, j, ys, xs in win.offsets():
+        xp[:, :, ys, xs] += blocks[:, i, j]                   # overlapping windows add up
     x = xp[:, :, win.ph:win.ph + H, win.pw:win.pw + W]             # (C, N, H, W)
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3))          # (N, C, H, W)
 
@@ -347,8 +347,8 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair |
     xp = _pad(x, win.ph, win.pw, value=-np.inf)                   # (N, C, H+2PH, W+2PW)
     out = np.full(x.shape[:2] + (win.oh, win.ow), -np.inf, dtype=x.dtype)
     argmax = np.zeros(out.shape, dtype=np.intp)                   # index i*KW + j within the window
-    for i, j, rows, cols in win.offsets():
-        candidate = xp[:, :, rows, cols]                          # (N, C, OH, OW)
+    for i, j, ys, xs in win.offsets():
+        candidate = xp[:, :, ys, xs]                              # (N, C, OH, OW)
         # strictly larger: an equal value later in the window does not replace the first max
         better = (candidate > out) | np.isnan(candidate)
         out = np.where(better, candidate, out)
@@ -370,8 +370,8 @@ def maxpool2d_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
     _check_dout("maxpool2d_backward", dout, argmax.shape)
     N, C, H, W = x_shape
     dxp = np.zeros((N, C, H + 2 * win.ph, W + 2 * win.pw), dtype=_float_dtype(dout))
-    for i, j, rows, cols in win.offsets():
-        dxp[:, :, rows, cols] += np.where(argmax == i * win.kw + j, dout, 0)
+    for i, j, ys, xs in win.offsets():
+        dxp[:, :, ys, xs] += np.where(argmax == i * win.kw + j, dout, 0)
     return dxp[:, :, win.ph:win.ph + H, win.pw:win.pw + W]
 
 
@@ -395,8 +395,8 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair |
     win = _pool_window("avgpool2d_forward", x, kernel_size, stride, padding)
     xp = _pad(x.astype(_float_dtype(x), copy=False), win.ph, win.pw)   # (N, C, H+2PH, W+2PW)
     out = np.zeros(x.shape[:2] + (win.oh, win.ow), dtype=xp.dtype)
-    for _, _, rows, cols in win.offsets():
-        out += xp[:, :, rows, cols]                               # (N, C, OH, OW)
+    for _, _, ys, xs in win.offsets():
+        out += xp[:, :, ys, xs]                                   # (N, C, OH, OW)
     out /= win.kh * win.kw
     return out, (x.shape, win)
 
@@ -416,8 +416,8 @@ def avgpool2d_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
     _check_dout("avgpool2d_backward", dout, (N, C, win.oh, win.ow))
     share = dout / (win.kh * win.kw)                              # (N, C, OH, OW)
     dxp = np.zeros((N, C, H + 2 * win.ph, W + 2 * win.pw), dtype=share.dtype)
-    for _, _, rows, cols in win.offsets():
-        dxp[:, :, rows, cols] += share
+    for _, _, ys, xs in win.offsets():
+        dxp[:, :, ys, xs] += share
     return dxp[:, :, win.ph:win.ph + H, win.pw:win.pw + W]
 
 
