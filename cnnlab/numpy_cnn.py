@@ -137,7 +137,7 @@ def fashion_mnist_arrays(split: str, source: str = "sample", limit: int | None =
     return x.numpy(), y.numpy()
 
 
-def train_numpy_cnn(epochs: int = 2, batch_size: int = 32, lr: float = 0.01, momentum: float = 0.9,
+def train_numpy_cnn(epochs: int = 1, batch_size: int = 32, lr: float = 0.01, momentum: float = 0.9,
                     num_filters: int = 8, source: str = "sample", limit: int | None = None,
                     seed: int = 0) -> tuple[NumpyCNN, dict[str, Any]]:
     """Train a ``NumpyCNN`` on Fashion-MNIST with minibatch SGD + momentum (lesson 03).
