@@ -24,7 +24,6 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
-import cnnlab
 from cnnlab import layers, viz, widgets
 from cnnlab.data import photo_gray
 

@@ -60,7 +60,7 @@ def _single_hint(case, got, expected):
     return None
 
 
-# --------------------------------------------------------------------------- exercise 2: channels, filters, stride, padding
+# --------------------------------------------------------------------------- exercise 2: channels and filters
 
 def _multi_cases(rng):
     def case(c, h, w, f, kh, kw, stride, padding):
