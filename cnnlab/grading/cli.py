@@ -1,0 +1,137 @@
+"""``cnnlab grade``: score submissions, or build a Gradescope autograder. Lesson: exercises.
+
+    cnnlab grade SUBMISSION.ipynb [SUBMISSION ...] [--chapter NN] [--out DIR]
+                 [--format text|json|csv|gradescope] [--timeout SECONDS] [--jobs N] [--memory MB]
+                 [--seed N] [--show-details] [--no-partial-credit] [--sandbox-user USER]
+    cnnlab grade bundle --chapter NN -o autograder.zip [--timeout SECONDS] [--memory MB]
+                 [--show-details] [--no-partial-credit]
+
+Exit code: 0 when every submission was graded (whatever it scored), 1 when the grader
+itself failed on one, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnnlab.grading import report as reports
+from cnnlab.grading.grader import GradeConfig, Report, grade, normal_chapter
+from cnnlab.grading.sandbox import Limits
+
+OUT_NAMES = {"text": "grades.txt", "json": "grades.json", "csv": "grades.csv"}
+
+
+def _chapter(text: str) -> str:
+    try:
+        return normal_chapter(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
+def _limits_and_policy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_positive(float), default=Limits.timeout,
+                        help=f"seconds per exercise, wall clock (default {Limits.timeout:g})")
+    parser.add_argument("--memory", type=_positive(int), default=Limits.memory_mb,
+                        help=f"MB of address space learner code may add (default {Limits.memory_mb})")
+    parser.add_argument("--show-details", action="store_true",
+                        help="show learners the per-case details of the hidden tests (inputs, expected values)")
+    parser.add_argument("--no-partial-credit", dest="partial_credit", action="store_false",
+                        help="points only for an exercise that passes every case")
+
+
+def grade_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnnlab grade", description="Grade exercise notebooks: every graded cell runs in its own sandboxed "
+                                         "process on fresh inputs; the score is decided here.")
+    parser.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files")
+    parser.add_argument("--chapter", type=_chapter, help="the chapter (default: from the file name or metadata)")
+    parser.add_argument("--out", type=Path, help="write the report into this folder instead of printing it")
+    parser.add_argument("--format", choices=reports.FORMATS, default="text")
+    parser.add_argument("--jobs", type=_positive(int), default=1, help="submissions graded in parallel")
+    parser.add_argument("--seed", type=int, help="seed of the test inputs (default: fresh each run)")
+    parser.add_argument("--sandbox-user", help="user that runs learner code when grading as root "
+                                               "(default: $CNNLAB_SANDBOX_USER or nobody; 'none' keeps root)")
+    _limits_and_policy(parser)
+    return parser
+
+
+def bundle_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnlab grade bundle",
+                                     description="Build a Gradescope autograder zip for one chapter.")
+    parser.add_argument("--chapter", type=_chapter, required=True)
+    parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+    _limits_and_policy(parser)
+    return parser
+
+
+def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
+    """Print the report, or write it into ``out`` (gradescope: results.json, one folder per learner if several)."""
+    if out is None:
+        sys.stdout.write(reports.render(report, fmt))
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt != "gradescope":
+        path = out / OUT_NAMES[fmt]
+        path.write_text(reports.render(report, fmt), encoding="utf-8")
+        return [path]
+    import json
+
+    written = []
+    for sub in report.submissions:
+        folder = out if len(report.submissions) == 1 else out / sub.student.replace("/", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "results.json"
+        path.write_text(json.dumps(reports.gradescope_results(sub, report), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _bundle(argv: list[str]) -> int:
+    from cnnlab.grading import bundle
+
+    args = bundle_parser().parse_args(argv)
+    try:
+        path = bundle.build(args.chapter, args.output, Limits(timeout=args.timeout, memory_mb=args.memory),
+                            show_details=args.show_details, partial_credit=args.partial_credit)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (chapter {args.chapter}): upload it as the Gradescope autograder")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cnnlab grade``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "bundle":
+            return _bundle(argv[1:])
+        args = grade_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    config = GradeConfig(chapter=args.chapter, limits=Limits(timeout=args.timeout, memory_mb=args.memory),
+                         jobs=args.jobs, seed=args.seed, show_details=args.show_details,
+                         partial_credit=args.partial_credit, sandbox_user=args.sandbox_user,
+                         secret_paths=[str(args.out)] if args.out else [])
+    result = grade(args.submissions, config)
+    for path in write_report(result, args.format, args.out):
+        print(f"wrote {path}", file=sys.stderr)
+    if args.out is not None:
+        total = len(result.submissions)
+        print(f"graded {total} submission(s), seed {result.seed}", file=sys.stderr)
+    return 1 if any(s.grader_error for s in result.submissions) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
