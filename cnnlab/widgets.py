@@ -13,7 +13,8 @@ still shows the same picture when the notebook draws it statically first.
 Every explorer is testable without a browser: the returned box carries
 
 - ``controls``: name -> the input widgets (set ``.value`` as a learner would),
-- ``update(...)``: redraws and returns ``state``, the numbers the picture shows,
+- ``update(name=value, ...)``: sets those controls, redraws once and returns ``state``,
+  the numbers the picture shows,
 - ``state``: a dict of those numbers (e.g. ``state["value"] == -6`` for the first
   conv step of lesson 01), and ``readout`` / ``image``: the HTML line and the picture.
 
@@ -64,12 +65,16 @@ def _explorer(widgets, controls: Mapping[str, Any], draw: Callable[..., tuple[An
     box.controls, box.readout, box.image, box.state = dict(controls), readout, image, {}
     box.hold = False                              # True while several controls change at once
 
-
     def update(**values):
-        current = {name: control.value for name, control in box.controls.items()}
-        current.update(values)
+        """Set the named controls (as a learner would), then redraw once; return the new state."""
+        box.hold = True
         try:
-            fig, line, state = draw(**current)
+            for name, value in values.items():
+                box.controls[name].value = value
+        finally:
+            box.hold = False
+        try:
+            fig, line, state = draw(**{name: control.value for name, control in box.controls.items()})
         except ValueError as err:                 # an impossible setting: say why, keep the last picture
             readout.value = f"<b style='color:#cf222e'>{err}</b>"
             box.state = {"error": str(err)}
@@ -187,21 +192,16 @@ def kernel_editor(image: np.ndarray | None = None, kernel: np.ndarray | str = "S
         return fig, f"<i>{_kernel_note(kernel_now)}</i>", state
 
     box = _explorer(widgets, cells, draw, "cnnlab-kernel-editor", extra=[preset, grid])
-    redraw = box.update
+    set_cells = box.update
 
     def update(kernel: np.ndarray | None = None):
         """Load ``kernel`` (3×3) into the nine inputs, if given, then redraw once."""
-        if kernel is not None:
-            kernel = np.asarray(kernel, dtype=np.float64)
-            if kernel.shape != (3, 3):
-                raise ValueError(f"kernel_editor: the kernel must be 3×3, got shape {kernel.shape}")
-            box.hold = True                          # one redraw for nine new values
-            try:
-                for (r, c), v in np.ndenumerate(kernel):
-                    cells[f"k{r}{c}"].value = float(v)
-            finally:
-                box.hold = False
-        return redraw()
+        if kernel is None:
+            return set_cells()
+        kernel = np.asarray(kernel, dtype=np.float64)
+        if kernel.shape != (3, 3):
+            raise ValueError(f"kernel_editor: the kernel must be 3×3, got shape {kernel.shape}")
+        return set_cells(**{f"k{r}{c}": float(v) for (r, c), v in np.ndenumerate(kernel)})
 
     def load_preset(change):
         if change["new"] != "custom":

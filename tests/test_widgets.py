@@ -56,6 +56,7 @@ def test_conv_stepper_second_example_with_stride_padding_and_bias():
     assert stepper.controls["position"].max == 8                 # 3×3 outputs
     state = stepper.update(position=4)
     assert state["value"] == out[0, 0, 1, 1]
+    assert stepper.controls["position"].value == 4                # the slider follows update()
 
 
 # --------------------------------------------------------------------------- kernel editor
