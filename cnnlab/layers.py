@@ -289,8 +289,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPai
     x, w, b = x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
     N, F = x.shape[0], w.shape[0]
     cols = _im2col(x, win)                                         # (N*OH*OW, C*KH*KW)
-    out = cols @ w.reshape(F, -1).T + b                            # (N*OH*OW, F)
-    out = out.reshape(N, win.oh, win.ow, F).transpose(0, 3, 1, 2)  # (N, F, OH, OW)
+    out = w.reshape(F, -1) @ cols.T + b[:, None]                   # (F, N*OH*OW)
+    out = out.reshape(F, N, win.oh, win.ow).transpose(1, 0, 2, 3)  # (N, F, OH, OW)
     return np.ascontiguousarray(out), (x.shape, w, cols, win)
 
 
