@@ -507,11 +507,16 @@ def installed_wheel(autograder):
 
 
 def _run_autograder(autograder, root: Path, site: Path | None = None) -> subprocess.CompletedProcess:
+    """Lay out ``root`` as Gradescope does (the zip in source/, a copy of run_autograder on top) and run it."""
+    import shutil
+
+    shutil.copytree(autograder["source"], root / "source")
+    shutil.copy2(autograder["source"] / "run_autograder", root / "run_autograder")
     env = dict(os.environ, AUTOGRADER_ROOT=str(root), CNNLAB_PYTHON=sys.executable)
     env.pop(grader_module.FIXTURES_ENV, None)
     if site is not None:
         env["PYTHONPATH"] = str(site)
-    return subprocess.run([str(autograder["source"] / "run_autograder")], env=env, capture_output=True,
+    return subprocess.run([str(root / "run_autograder")], env=env, capture_output=True,
                           text=True, timeout=300, cwd=root)
 
 
@@ -545,3 +550,88 @@ def test_run_autograder_without_a_notebook_still_writes_results(autograder, tmp_
 def test_bundle_command_refuses_a_chapter_without_exercises(tmp_path, capsys):
     assert grading_cli.main(["bundle", "--chapter", "77", "-o", str(tmp_path / "a.zip")]) == 2
     assert "77" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- what learner code sees
+
+INSIDE_VIEW = '''
+import json, os, resource, socket
+import numpy as np
+
+def conv2d_single(x, w):
+    view = {"uid": os.getuid(), "pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
+            "interfaces": [name for _, name in socket.if_nameindex()], "cwd": os.listdir("."),
+            "env": sorted(os.environ), "course_visible": os.path.exists(COURSE),
+            "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0], "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0]}
+    raise RuntimeError("VIEW" + json.dumps(view))
+'''
+
+
+def _inside(tmp_path: Path, isolation=None) -> tuple[dict, object]:
+    solution = helpers.load(helpers.solution_notebook("01"))
+    source = f"COURSE = {str(REPO / 'solutions')!r}\n" + INSIDE_VIEW
+    path = helpers.write(helpers.with_cell(solution, "conv2d_single", source), tmp_path / "01_view.ipynb")
+    config = GradeConfig(isolation=isolation, limits=Limits(timeout=20), show_details=True)
+    report = grade([path], config)
+    row = report.submissions[0]
+    message = ex(row, "conv2d_single").message
+    if "VIEW" not in message:
+        return {}, report
+    return json.loads(message.split("VIEW", 1)[1].split(" (inputs:")[0]), report
+
+
+def test_learner_code_sees_an_empty_scrubbed_isolated_world(tmp_path):
+    view, report = _inside(tmp_path)
+    iso = report.isolation
+    assert view["cwd"] == []
+    assert set(view["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "MPLBACKEND", "OMP_NUM_THREADS",
+                                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LC_CTYPE"}
+    assert view["fsize"] == Limits().file_mb << 20
+    if iso.user:
+        assert view["uid"] == iso.user[0] != 0
+    if iso.pid:
+        assert view["pids"] == 1
+    if iso.net:
+        assert view["interfaces"] == ["lo"]
+    if iso.mount:
+        assert view["course_visible"] is False
+
+
+def test_the_user_namespace_path_of_a_non_root_grader_isolates_too(tmp_path):
+    forced = sandbox.Isolation(userns=True, mount=True, net=True, pid=True, ipc=True, uts=True)
+    view, report = _inside(tmp_path, forced)
+    if not view:
+        row = report.submissions[0]
+        assert row.grader_error and "could not start its sandbox" in ex(row, "conv2d_single").message
+        pytest.skip("user namespaces are not available here")
+    assert (view["pids"], view["interfaces"], view["course_visible"]) == (1, ["lo"], False)
+    assert report.submissions[0].score == 4.0
+
+
+def test_with_no_isolation_at_all_limits_and_the_wall_clock_still_hold(tmp_path):
+    solution = helpers.load(helpers.solution_notebook("01"))
+    loop = "def conv2d_single(x, w):\n    while True:\n        pass\n"
+    bomb = "def conv2d_single(x, w):\n    hoard = []\n    while True:\n        hoard.append(bytearray(32 << 20))\n"
+    sources = {"loop": loop, "bomb": bomb, "honest": None}
+    paths = [helpers.write(helpers.with_cell(solution, "conv2d_single", src) if src else solution,
+                           tmp_path / name / "01_x.ipynb") for name, src in sources.items()]
+    report = grade(paths, GradeConfig(isolation=sandbox.Isolation(), jobs=2,
+                                      limits=Limits(timeout=3, memory_mb=256)))
+    loop_row, bomb_row, honest = report.submissions
+    assert ex(loop_row, "conv2d_single").status == "timeout"
+    assert ex(bomb_row, "conv2d_single").status in ("memory", "timeout")
+    assert ex(bomb_row, "conv2d_single").points == 0
+    assert honest.score == 6.0
+    text = reports.render(report, "text")
+    assert "network namespace (no network): NO" in text and "mount namespace" in text
+
+
+def test_a_sandbox_that_cannot_be_built_is_a_grader_error_not_a_zero_for_the_learner(tmp_path, monkeypatch):
+    if not sandbox.detect_isolation().mount:
+        pytest.skip("no mount namespace here")
+    monkeypatch.setattr(sandbox, "hide_plan", lambda *args: [["/nonexistent-cnnlab-folder", []]])
+    path = helpers.write(helpers.load(helpers.solution_notebook("01")), tmp_path / "01_x.ipynb")
+    row = grade([path], GradeConfig(limits=Limits(timeout=20))).submissions[0]
+    assert row.grader_error
+    assert all(e.message == "the grader could not start its sandbox: tell your instructor" for e in row.exercises)
+    assert grading_cli.main([str(path)]) == 1

@@ -5,7 +5,7 @@ The zip holds, at its root:
 - ``setup.sh``: run once by Gradescope (as root) to build the image: a venv in
   ``/autograder/venv`` with the CPU build of torch, cnnlab's dependencies and the cnnlab
   wheel below;
-- ``run_autograder``: grades ``$AUTOGRADER_ROOT/submission/*.ipynb`` (root ``/autograder``
+- ``run_autograder`` (Gradescope runs a copy of it from ``/autograder``): grades ``$AUTOGRADER_ROOT/submission/*.ipynb`` (root ``/autograder``
   unless ``AUTOGRADER_ROOT`` says otherwise) with the same grader as ``cnnlab grade`` and
   writes ``$AUTOGRADER_ROOT/results/results.json``;
 - ``cnnlab-autograder.json``: the chapter, time and memory limits, detail and credit policy;
@@ -27,10 +27,14 @@ from pathlib import Path
 from cnnlab.grading.grader import chapter_exercises, normal_chapter
 from cnnlab.grading.sandbox import Limits
 
+GRADESCOPE_MEMORY_MB = 1024      # Gradescope containers have 768 MB by default; address space is not all touched
+
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder image.
 set -euo pipefail
-cd "$(dirname "$0")"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+[ -d "$HERE/dist" ] || HERE=/autograder/source          # Gradescope may run a copy from /autograder
+cd "$HERE"
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip
@@ -42,6 +46,8 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet -r requirements.txt
 /autograder/venv/bin/python -m pip install --quiet --no-deps dist/*.whl
 /autograder/venv/bin/python -c "import cnnlab.grading; print('cnnlab autograder ready')"
+# Learner code runs as nobody: keep this folder (config, wheel) out of its reach.
+chmod -R go-rwx /autograder/source
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -52,8 +58,10 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PYTHON="${CNNLAB_PYTHON:-$ROOT/venv/bin/python}"
 if [ ! -x "$PYTHON" ]; then PYTHON="$(command -v python3)"; fi
+CONFIG="$HERE/cnnlab-autograder.json"
+[ -f "$CONFIG" ] || CONFIG="$ROOT/source/cnnlab-autograder.json"  # Gradescope runs a copy from $ROOT
 mkdir -p "$ROOT/results"
-exec "$PYTHON" -m cnnlab.grading.gradescope --root "$ROOT" --config "$HERE/cnnlab-autograder.json"
+exec "$PYTHON" -m cnnlab.grading.gradescope --root "$ROOT" --config "$CONFIG"
 """
 
 
@@ -121,7 +129,7 @@ def build(chapter: str, target: Path, limits: Limits | None = None, show_details
     """
     chapter = normal_chapter(chapter)
     exercises, _ = chapter_exercises(chapter)          # fails early for a chapter without exercises
-    limits = limits or Limits()
+    limits = limits or Limits(memory_mb=GRADESCOPE_MEMORY_MB)
     settings = {"chapter": chapter, "timeout": limits.timeout, "memory_mb": limits.memory_mb,
                 "show_details": show_details, "partial_credit": partial_credit,
                 "exercises": {ex.name: ex.points for ex in exercises}}

@@ -39,11 +39,11 @@ def _positive(kind):
     return parse
 
 
-def _limits_and_policy(parser: argparse.ArgumentParser) -> None:
+def _limits_and_policy(parser: argparse.ArgumentParser, memory_mb: int = Limits.memory_mb) -> None:
     parser.add_argument("--timeout", type=_positive(float), default=Limits.timeout,
                         help=f"seconds per exercise, wall clock (default {Limits.timeout:g})")
-    parser.add_argument("--memory", type=_positive(int), default=Limits.memory_mb,
-                        help=f"MB of address space learner code may add (default {Limits.memory_mb})")
+    parser.add_argument("--memory", type=_positive(int), default=memory_mb,
+                        help=f"MB of address space learner code may add (default {memory_mb})")
     parser.add_argument("--show-details", action="store_true",
                         help="show learners the per-case details of the hidden tests (inputs, expected values)")
     parser.add_argument("--no-partial-credit", dest="partial_credit", action="store_false",
@@ -67,11 +67,13 @@ def grade_parser() -> argparse.ArgumentParser:
 
 
 def bundle_parser() -> argparse.ArgumentParser:
+    from cnnlab.grading import bundle
+
     parser = argparse.ArgumentParser(prog="cnnlab grade bundle",
                                      description="Build a Gradescope autograder zip for one chapter.")
     parser.add_argument("--chapter", type=_chapter, required=True)
     parser.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
-    _limits_and_policy(parser)
+    _limits_and_policy(parser, bundle.GRADESCOPE_MEMORY_MB)
     return parser
 
 

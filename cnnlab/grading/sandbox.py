@@ -541,6 +541,9 @@ def _detect(user, notes: list[str], limits: Limits) -> Isolation:
     if report.get("visible"):
         found.mount = False
         found.notes.append("hidden folders were still visible inside the sandbox")
+    if not found.mount:
+        found.notes.append("without a mount namespace, learner code can read every file its user can read "
+                           "(the installed cnnlab package included); keep submissions and solutions out of reach")
     if os.geteuid() == 0 and "pids" not in found.cgroups and not found.user:
         found.notes.append("as root without a pids cgroup or a dropped user, only the wall-clock kill "
                            "stops a fork bomb")
