@@ -233,13 +233,16 @@ class Comparison:
         return {name: run.history for name, run in self.runs.items()}
 
     def table(self) -> str:
-        """A fixed-width text table, one row per variant."""
+        """A fixed-width text table, one row per variant; the val/test columns only when measured."""
+        rows = self.rows()
+        columns = [("params", 10, ","), ("epochs", 6, ".2f"), ("seconds", 7, ".1f"), ("train_loss", 10, ".4f"),
+                   ("train_acc", 9, ".4f"), ("val_acc", 7, ".4f"), ("test_acc", 8, ".4f")]
+        columns = [(key, w, spec) for key, w, spec in columns
+                   if key not in ("val_acc", "test_acc") or any(not math.isnan(r[key]) for r in rows)]
         width = max([len("variant"), *(len(name) for name in self.runs)])
-        lines = [f"{'variant':<{width}} {'params':>10} {'epochs':>6} {'seconds':>7} {'train loss':>10} "
-                 f"{'train acc':>9} {'val acc':>7} {'test acc':>8}"]
-        for r in self.rows():
-            lines.append(f"{r['variant']:<{width}} {r['params']:>10,} {r['epochs']:>6.2f} {r['seconds']:>7.1f} "
-                         f"{r['train_loss']:>10.4f} {r['train_acc']:>9.4f} {r['val_acc']:>7.4f} {r['test_acc']:>8.4f}")
+        lines = [" ".join([f"{'variant':<{width}}"] + [f"{key.replace('_', ' '):>{w}}" for key, w, _ in columns])]
+        for r in rows:
+            lines.append(" ".join([f"{r['variant']:<{width}}"] + [f"{r[key]:>{w}{spec}}" for key, w, spec in columns]))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -52,7 +52,7 @@ from cnnlab.viz import show_misclassified
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample
 SOURCE = "sample" if QUICK else "auto"
-BUDGET = dict(epochs=2, max_seconds=5) if QUICK else dict(epochs=10)
+BUDGET = dict(epochs=2, max_seconds=5) if QUICK else dict(epochs=10, max_seconds=180)
 set_seed(0)
 print("device:", pick_device(), "| quick mode:", QUICK)
 

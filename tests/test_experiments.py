@@ -145,6 +145,14 @@ def test_compare_variants_trains_each_and_tabulates():
     assert "classic" in result.table() and "test acc" in repr(result)
 
 
+def test_table_leaves_out_what_was_not_measured():
+    x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    result = ex.compare_variants({"only": lenet5}, TensorBatches(x, y, 32), epochs=1, progress=False)
+    header = result.table().splitlines()[0]
+    assert "train acc" in header and "val acc" not in header and "test acc" not in header
+    assert "nan" not in result.table()
+
+
 def test_compare_variants_starts_every_variant_from_the_same_weights():
     x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
     train = TensorBatches(x, y, 32)

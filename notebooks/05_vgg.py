@@ -1,0 +1,305 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 05 · VGG (2014) and the road there
+#
+# **In this notebook you will**
+# - see what AlexNet changed in 2012, and how VGG turned it into a simple recipe;
+# - build networks from blocks of 3×3 convolutions, and see why two 3×3 beat one 5×5;
+# - find where VGG-16's 138 million parameters live;
+# - train a small VGG on Fashion-MNIST and *measure* what batch norm, dropout and data augmentation do;
+# - collect the design rules of thumb for your own CNNs.
+
+# %% slideshow={"slide_type": "skip"}
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+import cnnlab
+from cnnlab import data
+from cnnlab.experiments import Comparison, compare_variants
+from cnnlab.models import VGG_CONFIGS, small_vgg, vgg16
+from cnnlab.models.vgg import vgg_features
+from cnnlab.models.gallery import alexnet
+from cnnlab.shapes import conv_params, receptive_field, summary
+from cnnlab.train import evaluate, fit, random_crop, random_hflip, set_seed, standard_augment
+from cnnlab.viz import plot_history, plot_parameter_share, plot_receptive_field
+
+QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample
+SOURCE = "sample" if QUICK else "auto"
+LIMIT = 2_000 if QUICK else 5_000          # a small training set, so that over-fitting shows
+VAL = 300 if QUICK else 0.1                # validation images, or a share of the training set
+BUDGET = dict(epochs=3, max_seconds=4) if QUICK else dict(epochs=10, max_seconds=120)
+set_seed(0)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2012: AlexNet
+#
+# Fourteen years after LeNet, Krizhevsky, Sutskever and Hinton won the ImageNet challenge (1.2 million
+# photos, 1,000 classes) with a top-5 error of 15.3 %, against 26.2 % for the best entry without a CNN.
+# Its ingredients:
+#
+# - **8 layers with weights**: 5 convolutional, 3 fully connected (about 61 million parameters);
+# - **ReLU** instead of tanh or sigmoid: several times faster training;
+# - **dropout** in the big fully connected layers against over-fitting;
+# - **GPU training**: two consumer graphics cards, about a week;
+# - plenty of **data augmentation** (crops, flips, colour changes).
+
+# %%
+net = alexnet()
+kinds = [type(m).__name__ for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+print(kinds, f"{sum(p.numel() for p in net.parameters()):,} parameters")
+assert kinds.count("Conv2d") == 5 and kinds.count("Linear") == 3
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## VGG: one kind of layer, stacked deep
+#
+# Simonyan and Zisserman (Oxford's Visual Geometry Group, 2014) asked what depth alone buys. Their
+# recipe has almost no choices left:
+#
+# - only **3×3 convolutions** (stride 1, padding 1: the size is kept), each followed by ReLU;
+# - grouped in **blocks [conv-conv-pool]**, each ending in a 2×2 max pool that halves the size;
+# - the **number of channels doubles** after each pool: 64 → 128 → 256 → 512;
+# - three fully connected layers at the end.
+#
+# So a whole VGG is a list: a number is a 3×3 conv with that many filters, `"M"` a max pool.
+
+# %%
+for name in ["vgg11", "vgg16", "vgg19"]:
+    convs = sum(isinstance(item, int) for item in VGG_CONFIGS[name])
+    print(f"{name}: {convs} conv + 3 FC = {convs + 3} layers with weights")
+print("vgg16:", VGG_CONFIGS["vgg16"])
+assert sum(isinstance(item, int) for item in VGG_CONFIGS["vgg16"]) + 3 == 16
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why 3×3? The receptive-field argument
+#
+# Two stacked 3×3 convolutions see a 5×5 patch of the input; three see 7×7. The stack costs fewer
+# weights than one big kernel and puts a ReLU between the layers, so it can express more.
+
+# %%
+plot_receptive_field([3, 3, 3])
+plt.show()
+
+# %%
+C = 256                                                     # channels in and out
+for n, k in [(2, 5), (3, 7)]:
+    stacked = n * conv_params(C, C, 3, bias=False)
+    single = conv_params(C, C, k, bias=False)
+    print(f"{n} × 3×3: field {receptive_field([(3, 1)] * n)}×{receptive_field([(3, 1)] * n)}, "
+          f"{stacked:,} weights ({n * 9}C²)  vs  one {k}×{k}: {single:,} ({k * k}C²)")
+assert receptive_field([(3, 1)] * 2) == 5 and receptive_field([(3, 1)] * 3) == 7
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## VGG-16's parameter budget
+#
+# 224×224 RGB in, 1,000 classes out. After five pools the maps are 7×7×512 = 25,088 numbers, and the
+# first fully connected layer connects each of them to 4,096 units.
+
+# %%
+net = vgg16()
+table = summary(net, (3, 224, 224))
+layers = [(name, m) for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+counts = [sum(p.numel() for p in m.parameters()) for _, m in layers]
+conv_total = sum(c for (_, m), c in zip(layers, counts) if isinstance(m, nn.Conv2d))
+fc1 = net.classifier[1]
+share = counts[-3] / table.total_params
+print(f"total {table.total_params:,}; conv layers {conv_total:,}; "
+      f"first FC ({fc1.in_features:,} → {fc1.out_features:,}) {counts[-3]:,} = {share:.1%}")
+assert table.total_params == 138_357_544 and counts[-3] == 102_764_544
+
+# %%
+plot_parameter_share([f"{name} {type(m).__name__}" for name, m in layers], counts,
+                     title="VGG-16: parameters per layer")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Three quarters of the parameters (74.3 %) sit in one fully connected layer, while the 13
+# convolutions, which do almost all the computation (about 15.5 billion multiply-accumulates per
+# image), hold only 14.7 million. Later networks (GoogLeNet, ResNet) replace that layer with global
+# average pooling and shrink the budget by an order of magnitude.
+
+# %%
+print(f"{table.total_macs / 1e9:.1f} billion MACs per image; conv share of parameters "
+      f"{conv_total / table.total_params:.1%}")
+del net                                                     # 138 M parameters: free the memory
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## A small VGG for 28×28 images
+#
+# Three [conv-conv-pool] blocks with 32, 64 and 128 channels take 28×28 down to 3×3; batch norm after
+# each conv; one hidden layer of 256 units with dropout.
+
+# %%
+summary(small_vgg(), (1, 28, 28))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Regularisation, the toolbox
+#
+# - **Dropout**: while training, zero each unit with probability p (0.5 is the classic value) and
+#   scale the survivors by 1/(1 − p). It goes in the large fully connected layers; conv layers rarely
+#   need it, since they have few weights and strong structure already.
+# - **Weight decay**: add λ‖w‖² to the loss (λ between 1e-4 and 1e-5), which pulls weights towards 0
+#   (`weight_decay=` in `fit`).
+# - **Batch norm**: for each channel, normalise with the batch's mean and variance, then scale by a
+#   learned γ and shift by a learned β. Placed conv → BN → ReLU → pool. It speeds up and stabilises
+#   training, and its batch-to-batch noise regularises a little.
+# - **Data augmentation**: show every image in new variations (next slides).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Batch norm by hand, against `nn.BatchNorm2d` in training mode:
+
+# %%
+x = torch.randn(8, 4, 5, 5) * 3 + 1                          # (N, C, H, W)
+bn = nn.BatchNorm2d(4)
+nn.init.normal_(bn.weight), nn.init.normal_(bn.bias)        # some γ and β
+mean = x.mean(dim=(0, 2, 3), keepdim=True)                  # (1, C, 1, 1): one per channel
+var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)    # (1, C, 1, 1)
+x_hat = (x - mean) / torch.sqrt(var + bn.eps)               # (N, C, H, W)
+by_hand = bn.weight.view(1, -1, 1, 1) * x_hat + bn.bias.view(1, -1, 1, 1)
+assert torch.allclose(bn.train()(x), by_hand, atol=1e-5)
+print("per channel after normalising: mean", x_hat.mean(dim=(0, 2, 3)).numpy().round(4),
+      "variance", x_hat.var(dim=(0, 2, 3), unbiased=False).numpy().round(4))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# At test time batch norm uses running averages of the mean and variance collected during training,
+# so one image gives the same answer alone or in a batch.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Measuring batch norm and dropout
+#
+# To make over-fitting visible we train on a small set of images and compare, with the same seed and
+# budget: the full small VGG (BN + dropout), one without batch norm, one without dropout.
+
+# %%
+train, val, _ = data.loaders(source=SOURCE, batch_size=64, val_size=VAL, limit=LIMIT)
+print(f"{len(train.dataset):,} training images, {len(val.dataset):,} validation images")
+runs = compare_variants({
+    "BN + dropout": lambda: small_vgg(),
+    "no batch norm": lambda: small_vgg(batch_norm=False),
+    "no dropout": lambda: small_vgg(dropout=0.0),
+}, train, val, lr=1e-3, **BUDGET)
+runs
+
+# %%
+plot_history(runs.histories(), title=f"small VGG on {len(train.dataset):,} images")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Read the table by columns: **train acc − val acc** is the over-fitting gap. Without dropout the
+# network memorises the small training set faster and the gap grows; without batch norm the early
+# epochs are slower and the curves noisier. On a large data set both effects shrink, since more data is
+# the best regulariser of all.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Data augmentation
+#
+# Every epoch, show each training image slightly changed, in ways that keep its class: **random crops**
+# (shift by a few pixels), **horizontal flips** (a mirrored shirt is still a shirt; a mirrored digit is
+# not always a digit). For colour photos add **colour jitter** (brightness, contrast, saturation), and
+# often **small rotations** (±15°) and **scaling**.
+
+# %%
+sample = next(iter(val))[0][:6]
+rows = {"original": sample, "random crop ±2 px": random_crop(sample, 2),
+        "horizontal flip": random_hflip(sample, p=1.0), "crop + flip": standard_augment()(sample)}
+fig, axes = plt.subplots(len(rows), 6, figsize=(8, 1.6 * len(rows)))
+for r, (title, images) in enumerate(rows.items()):
+    for c in range(6):
+        axes[r, c].imshow(images[c, 0], cmap="gray_r")
+        axes[r, c].axis("off")
+    axes[r, 0].set_title(title, loc="left", fontsize=9)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same network and budget as "BN + dropout", now with crops and flips:
+
+# %%
+augmented = compare_variants({"BN + dropout + augmentation": lambda: small_vgg()}, train, val,
+                             lr=1e-3, augment=standard_augment(), **BUDGET)
+both = Comparison({"BN + dropout": runs["BN + dropout"], **augmented.runs})
+plot_history(both.histories(), title="augmentation on a small training set")
+plt.show()
+both
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# With augmentation the training accuracy rises more slowly, since the task got harder, while the
+# validation accuracy keeps up with it: the gap between them stays small. It is the cheapest way to
+# get "more data".
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The full recipe on all the data
+#
+# Everything together: the small VGG with batch norm and dropout, crops and flips, AdamW with weight
+# decay 1e-4 and a one-cycle learning-rate schedule (warm up, then anneal), on the whole training set.
+# Without quick mode this takes a few minutes on a laptop CPU (at most 6).
+
+# %%
+full_train, full_val, full_test = data.loaders(source=SOURCE, batch_size=128, val_size=VAL)
+set_seed(0)
+model = small_vgg()
+history = fit(model, full_train, full_val, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
+              scheduler="onecycle", augment=standard_augment(),
+              **(dict(epochs=2, max_seconds=6) if QUICK else dict(epochs=8, max_seconds=360)))
+print(history)
+print(f"test accuracy: {evaluate(model, full_test)[1]:.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Designing your own CNN: rules of thumb
+#
+# - **Start simple**: 3–5 conv layers, then grow only if the validation accuracy asks for it.
+# - **3×3 kernels**; a 5×5 or 7×7 only in the first layer, where the input has few channels.
+# - **2×2 max pooling with stride 2**, after a block of convs; double the channels after each pool.
+# - **Do not pool too aggressively early**: the first layers need the resolution to find fine detail.
+# - conv → BN → ReLU; dropout 0.5 in the fully connected layers; weight decay 1e-4 to 1e-5;
+#   augment the data.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The regularisation experiments train on a few thousand images on purpose: over-fitting must be
+# visible within the lecture. Point at the train/val gap column of the tables rather than at the
+# absolute accuracies, which depend on the budget.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Check yourself
+#
+# 1. How many parameters does a VGG block [conv 3×3 64→128, conv 3×3 128→128, pool] have?
+# 2. What is the receptive field of VGG-16's whole feature extractor (13 convs, 5 pools)?
+# 3. Why is dropout usually placed in the fully connected layers and not after each convolution?
+# 4. You train on 5,000 images; training accuracy reaches 99 %, validation 85 %. Name three remedies.
+
+# %%
+block = conv_params(64, 128, 3) + conv_params(128, 128, 3)
+print(f"1. {conv_params(64, 128, 3):,} + {conv_params(128, 128, 3):,} = {block:,} (the pool has none)")
+assert block == 221_440
+field = receptive_field(vgg_features(VGG_CONFIGS["vgg16"])[0])
+print(f"2. {field} × {field} pixels: nearly the whole 224×224 image")
+assert field == 212
+
+# %% [markdown]
+# <details><summary>Answers to 3–4</summary>
+#
+# 3. The fully connected layers hold most of the weights and over-fit most; conv layers share a few
+#    weights across the whole image and are regularised by that structure (and by batch norm).
+# 4. Data augmentation, dropout (or more of it), weight decay; or more data, a smaller network, or
+#    stopping earlier.
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# - AlexNet (2012): 5 conv + 3 FC layers, ReLU, dropout, GPUs, and a large ImageNet win.
+# - VGG (2014): only 3×3 convs in [conv-conv-pool] blocks, channels doubling after each pool; two 3×3
+#   see 5×5 with fewer weights and an extra non-linearity.
+# - VGG-16 has 138,357,544 parameters, 74 % of them in the first fully connected layer.
+# - Batch norm speeds training; dropout and augmentation narrow the gap between training and
+#   validation accuracy; weight decay 1e-4 to 1e-5 keeps weights small.
+#
+# Next: **06 · ResNet**, how to go from 16 layers to 152.
