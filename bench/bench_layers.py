@@ -17,7 +17,9 @@ would take minutes on it, so they run on a smaller input with the same channels 
 costs them the same C·KH·KW work, whatever N, H and W are.
 
 Each timing is the best of several runs, numpy and torch interleaved, because on a shared
-machine the best run is the one least disturbed by others.
+machine the best run is the one least disturbed by others. On a machine busy with other work,
+``--threads 1 --clock cpu`` measures the CPU time each side needs, which the others' work
+does not inflate.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ from pathlib import Path
 _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS/torch threads")
 _parser.add_argument("--repeats", type=int, default=7, help="runs per timing (the best counts)")
+_parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                     help="wall time, or this process's CPU time (with --threads 1, the fairer "
+                          "measure on a machine busy with other work)")
 ARGS = _parser.parse_args()
+CLOCK = time.perf_counter if ARGS.clock == "wall" else time.process_time
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
 
@@ -70,15 +76,15 @@ def conv2d_backward_loops(dout: np.ndarray, x: np.ndarray, w: np.ndarray, paddin
 
 
 def best_of(repeats: int, *functions):
-    """Best wall time of each function over ``repeats`` rounds, the functions interleaved."""
+    """Best time of each function over ``repeats`` rounds, the functions interleaved."""
     for fn in functions:
         fn()                                                        # warm-up
     times = [[] for _ in functions]
     for _ in range(repeats):
         for fn, bucket in zip(functions, times):
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
-            bucket.append(time.perf_counter() - start)
+            bucket.append(CLOCK() - start)
     return [min(bucket) for bucket in times]
 
 
@@ -96,12 +102,12 @@ def main() -> None:
     xs = rng.standard_normal(SMALL_X_SHAPE, dtype=np.float32)
     small_out, small_cache = conv2d_forward(xs, w, b, padding=PADDING)
     small_dout = rng.standard_normal(small_out.shape, dtype=np.float32)
-    start = time.perf_counter()
+    start = CLOCK()
     naive_out = conv2d_naive(xs, w, b, padding=PADDING)
-    naive_forward = (time.perf_counter() - start) / small_out.size * outputs
-    start = time.perf_counter()
+    naive_forward = (CLOCK() - start) / small_out.size * outputs
+    start = CLOCK()
     naive_grads = conv2d_backward_loops(small_dout, xs, w, PADDING)
-    naive_backward = (time.perf_counter() - start) / small_out.size * outputs
+    naive_backward = (CLOCK() - start) / small_out.size * outputs
     assert np.allclose(naive_out, small_out, atol=1e-4)
     assert all(np.allclose(a, c, atol=1e-3) for a, c in zip(naive_grads, conv2d_backward(small_dout, small_cache)))
 
@@ -130,6 +136,7 @@ def main() -> None:
         "case": {"x": X_SHAPE, "w": W_SHAPE, "padding": PADDING, "dtype": "float32",
                  "loops_measured_on_x": SMALL_X_SHAPE},
         "threads": ARGS.threads,
+        "clock": ARGS.clock,
         "repeats": ARGS.repeats,
         "seconds": {
             "loops_forward_extrapolated": naive_forward,
@@ -154,7 +161,7 @@ def main() -> None:
 
     s, r = results["seconds"], results["ratios"]
     print(f"conv x {X_SHAPE}, w {W_SHAPE}, float32, padding {PADDING}, {ARGS.threads} thread(s), "
-          f"best of {ARGS.repeats}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{ARGS.clock} clock, best of {ARGS.repeats}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"  loops forward   {s['loops_forward_extrapolated']:9.2f} s  (extrapolated from x {SMALL_X_SHAPE})")
     print(f"  loops backward  {s['loops_backward_extrapolated']:9.2f} s  (extrapolated from x {SMALL_X_SHAPE})")
     print(f"  im2col forward  {s['im2col_forward'] * 1e3:9.1f} ms   backward {s['im2col_backward'] * 1e3:.1f} ms"
