@@ -390,6 +390,25 @@ def test_hide_plan_opens_folders_a_dropped_user_cannot_enter(tmp_path):
     assert sandbox.hide_plan([], [locked / "python"], None) == []
 
 
+def test_removing_a_cgroup_kills_everything_left_in_it():
+    hierarchies = sandbox.cgroup_hierarchies()
+    if "pids" not in hierarchies:
+        pytest.skip("no pids cgroup here (needs root)")
+    groups = sandbox.make_cgroups(hierarchies, 8)
+    assert groups and all(g.is_dir() for g in groups)
+    pids_group = next(g for g in groups if (g / "pids.max").exists())
+    assert (pids_group / "pids.max").read_text().strip() == "8"
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        for group in groups:
+            (group / "cgroup.procs").write_text(str(sleeper.pid))
+        assert all(sandbox.remove_cgroup(g) for g in groups)
+        assert sleeper.wait(timeout=5) == -9
+        assert not any(g.exists() for g in groups)
+    finally:
+        sleeper.kill()
+
+
 def _npz(path: Path, meta: dict | None, **arrays) -> Path:
     if meta is not None:
         arrays["meta"] = np.array(json.dumps(meta))
@@ -561,15 +580,27 @@ import numpy as np
 def conv2d_single(x, w):
     view = {"uid": os.getuid(), "pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
             "interfaces": [name for _, name in socket.if_nameindex()], "cwd": os.listdir("."),
-            "env": sorted(os.environ), "course_visible": os.path.exists(COURSE),
-            "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0], "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0]}
+            "env": sorted(set(os.environ) - ALLOWED_ENV), "course_visible": os.path.exists(COURSE),
+            "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0], "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+            "writable": []}
+    for folder in ["/tmp", "/var/tmp", os.path.dirname(np.__file__), "."]:
+        try:
+            with open(os.path.join(folder, "cnnlab-view-probe"), "w") as f:
+                f.write("x")
+            view["writable"].append(folder)
+        except OSError:
+            pass
     raise RuntimeError("VIEW" + json.dumps(view))
 '''
 
 
+ALLOWED_ENV = {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "MPLBACKEND", "OMP_NUM_THREADS",
+               "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+
+
 def _inside(tmp_path: Path, isolation=None) -> tuple[dict, object]:
     solution = helpers.load(helpers.solution_notebook("01"))
-    source = f"COURSE = {str(REPO / 'solutions')!r}\n" + INSIDE_VIEW
+    source = f"COURSE = {str(REPO / 'solutions')!r}\nALLOWED_ENV = {ALLOWED_ENV!r}\n" + INSIDE_VIEW
     path = helpers.write(helpers.with_cell(solution, "conv2d_single", source), tmp_path / "01_view.ipynb")
     config = GradeConfig(isolation=isolation, limits=Limits(timeout=20), show_details=True)
     report = grade([path], config)
@@ -584,8 +615,7 @@ def test_learner_code_sees_an_empty_scrubbed_isolated_world(tmp_path):
     view, report = _inside(tmp_path)
     iso = report.isolation
     assert view["cwd"] == []
-    assert set(view["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "MPLBACKEND", "OMP_NUM_THREADS",
-                                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LC_CTYPE"}
+    assert view["env"] == []
     assert view["fsize"] == Limits().file_mb << 20
     if iso.user:
         assert view["uid"] == iso.user[0] != 0
@@ -595,16 +625,19 @@ def test_learner_code_sees_an_empty_scrubbed_isolated_world(tmp_path):
         assert view["interfaces"] == ["lo"]
     if iso.mount:
         assert view["course_visible"] is False
+    if iso.readonly:
+        assert view["writable"] == ["."]
 
 
 def test_the_user_namespace_path_of_a_non_root_grader_isolates_too(tmp_path):
-    forced = sandbox.Isolation(userns=True, mount=True, net=True, pid=True, ipc=True, uts=True)
+    forced = sandbox.Isolation(userns=True, mount=True, readonly=True, net=True, pid=True, ipc=True, uts=True)
     view, report = _inside(tmp_path, forced)
     if not view:
         row = report.submissions[0]
         assert row.grader_error and "could not start its sandbox" in ex(row, "conv2d_single").message
         pytest.skip("user namespaces are not available here")
     assert (view["pids"], view["interfaces"], view["course_visible"]) == (1, ["lo"], False)
+    assert view["writable"] == ["."]
     assert report.submissions[0].score == 4.0
 
 

@@ -32,6 +32,7 @@ import builtins
 import ctypes
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -41,7 +42,10 @@ MESSAGE_CHARS = 300               # learner messages are cut to this length
 
 CLONE_FLAGS = {"user": 0x10000000, "mount": 0x00020000, "net": 0x40000000, "pid": 0x20000000,
                "ipc": 0x08000000, "uts": 0x04000000}
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+KEPT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
+              "nodiratime": 2048, "relatime": 1 << 21}     # a read-only remount must keep these
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
 
@@ -142,6 +146,8 @@ class Isolator:
                 self.step(f"hide {path}", lambda path=path, keeps=keeps: hide(path, keeps))
             for path in spec.get("blank", []):
                 self.step(f"blank {path}", lambda path=path: blank(path, spec["empty_file"]))
+            if spec.get("readonly"):
+                self.step("readonly", read_only_everywhere)
             if spec.get("work_tmpfs"):
                 self.step("workdir", lambda: mount("tmpfs", spec["workdir"], "tmpfs", MS_NOSUID | MS_NODEV,
                                                    spec["work_tmpfs"]))
@@ -174,6 +180,33 @@ def blank(path: str, empty_file: str) -> None:
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0000,size=4k")
     else:
         mount(empty_file, path, None, MS_BIND)
+
+
+def _unescape(field: str) -> str:
+    """Mount points in /proc/self/mountinfo escape spaces and the like as octal (``\\040``)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def read_only_everywhere() -> None:
+    """Remount every file system read-only (in this mount namespace only), /proc aside.
+
+    The working directory, mounted afterwards, is the one place the learner's code can
+    write: nothing can fill the host's disks or change the installed packages.
+    """
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split() for line in f.read().splitlines()]
+    stuck = []
+    for fields in mounts:
+        point, options = _unescape(fields[4]), fields[5].split(",")
+        if point == "/proc" or point.startswith("/proc/"):
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | sum(KEPT_FLAGS.get(o, 0) for o in options)
+        try:
+            mount(None, point, None, flags)
+        except OSError:
+            stuck.append(point)
+    if "/" in stuck:
+        raise OSError(f"/ stays writable (also: {', '.join(stuck[:5])})")
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -460,6 +493,14 @@ def probe_report(isolator: Isolator) -> dict:
         report["interfaces_error"] = str(err)
     report["pids"] = len([p for p in os.listdir("/proc") if p.isdigit()])
     report["visible"] = [p for p in isolator.spec.get("must_vanish", []) if os.path.exists(p)]
+    report["writable"] = []
+    for folder in ("/tmp", "/var/tmp", os.path.dirname(os.__file__)):
+        try:
+            with open(os.path.join(folder, f"cnnlab-probe-{os.getpid()}"), "w"):
+                report["writable"].append(folder)
+            os.remove(os.path.join(folder, f"cnnlab-probe-{os.getpid()}"))
+        except OSError:
+            pass
     stdlib = os.path.dirname(os.__file__)
     report["stdlib_readable"] = os.access(stdlib, os.R_OK | os.X_OK)
     try:

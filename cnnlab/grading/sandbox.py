@@ -65,6 +65,7 @@ class Isolation:
     user: tuple[int, int, str] | None = None    # (uid, gid, name) the child runs as
     userns: bool = False
     mount: bool = False
+    readonly: bool = False                       # every file system read-only but the working directory
     net: bool = False
     pid: bool = False
     ipc: bool = False
@@ -80,6 +81,7 @@ class Isolation:
         out = [f"resource limits (CPU, memory, processes, file size, open files): yes",
                f"network namespace (no network): {mark(self.net)}",
                f"mount namespace (course folder and submissions hidden): {mark(self.mount)}",
+               f"file systems read-only except the working directory: {mark(self.readonly)}",
                f"pid namespace (everything killed with the child, private /proc): {mark(self.pid)}",
                f"cgroups (processes capped, CPU shared fairly): "
                f"{', '.join(sorted(self.cgroups)) if self.cgroups else 'NO'}",
@@ -379,9 +381,10 @@ class Sandbox:
 
     def isolation_spec(self, work: Path, blank: list[str]) -> dict:
         iso = self.isolation
-        spec = {"userns": iso.userns, "mount": iso.mount, "net": iso.net, "pid": iso.pid, "ipc": iso.ipc,
-                "uts": iso.uts, "workdir": str(work), "hide": self.plan, "blank": blank if iso.mount else [],
-                "empty_file": str(self.empty), "drop": list(iso.user[:2]) if iso.user else None}
+        spec = {"userns": iso.userns, "mount": iso.mount, "readonly": iso.mount and iso.readonly, "net": iso.net,
+                "pid": iso.pid, "ipc": iso.ipc, "uts": iso.uts, "workdir": str(work), "hide": self.plan,
+                "blank": blank if iso.mount else [], "empty_file": str(self.empty),
+                "drop": list(iso.user[:2]) if iso.user else None}
         if iso.mount:
             owner = f",uid={iso.user[0]},gid={iso.user[1]}" if iso.user else ""
             spec["work_tmpfs"] = f"mode=0700,size={self.limits.file_mb}m{owner}"
@@ -518,7 +521,8 @@ def detect_isolation(sandbox_user: str | None = None, limits: Limits | None = No
 
 
 def _detect(user, notes: list[str], limits: Limits) -> Isolation:
-    wanted = Isolation(user=user, userns=os.geteuid() != 0, mount=True, net=True, pid=True, ipc=True, uts=True,
+    wanted = Isolation(user=user, userns=os.geteuid() != 0, mount=True, readonly=True, net=True, pid=True, ipc=True,
+                       uts=True,
                        cgroups=cgroup_hierarchies())
     report = _probe(wanted, limits, notes)
     if report is None and wanted.userns:
@@ -533,13 +537,16 @@ def _detect(user, notes: list[str], limits: Limits) -> Isolation:
     done, failed = set(report.get("done", [])), report.get("failed", {})
     found = Isolation(user=wanted.user if "drop" in done else None, userns="user" in done,
                       mount="mount" in done and "private" in done and not any(k.startswith("hide") for k in failed),
+                      readonly="readonly" in done and not report.get("writable"),
                       net="net" in done and report.get("interfaces") == ["lo"],
                       pid="pid" in done and "proc" in done, ipc="ipc" in done, uts="uts" in done,
                       cgroups=wanted.cgroups if "cgroups" in done else {}, notes=notes)
     for step, why in failed.items():
         found.notes.append(f"{step} unavailable: {why}")
+    if report.get("writable"):
+        found.notes.append(f"learner code can write to {', '.join(report['writable'])}")
     if report.get("visible"):
-        found.mount = False
+        found.mount = found.readonly = False
         found.notes.append("hidden folders were still visible inside the sandbox")
     if not found.mount:
         found.notes.append("without a mount namespace, learner code can read every file its user can read "
