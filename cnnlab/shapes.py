@@ -379,7 +379,8 @@ class Summary:
     total_params: int
     trainable_params: int
     total_macs: int
-    unknown_macs: list[str] = field(default_factory=list)
+    unknown_macs: list[str] = field(default_factory=list)   # kinds of the rows whose MACs are "?"
+    uncalled_params: int = 0                                 # in modules the forward pass never called
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[str]]:
         header = ["Layer", "Type", "Output shape", "Params", "MACs"]
@@ -392,10 +393,11 @@ class Summary:
             f"Non-trainable params: {self.total_params - self.trainable_params:,}",
             f"Total MACs: {self.total_macs:,} ({_human(self.total_macs)})",
         ]
-        listed = sum(row.params for row in self.rows)
-        if listed != self.total_params:
-            footer.append(f"Parameters in modules the forward pass did not call: "
-                          f"{self.total_params - listed:,}")
+        if self.uncalled_params:
+            footer.append(f"Parameters in modules the forward pass did not call: {self.uncalled_params:,}")
+        shared = sum(row.params for row in self.rows) - (self.total_params - self.uncalled_params)
+        if shared:
+            footer.append(f"Parameters shared by several rows (counted once in the total): {shared:,}")
         if self.unknown_macs:
             footer.append(f"MACs not counted (\"?\") for: {', '.join(sorted(set(self.unknown_macs)))}")
         return header, body, footer
@@ -512,12 +514,15 @@ def summary(model: Any, input_size: Sequence[int]) -> Summary:
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
 
     rows: list[LayerRow] = []
-    seen: set[int] = set()
+    seen: set[int] = set()                      # modules already recorded
+    called: dict[int, int] = {}                 # id -> size of each parameter the forward pass used
 
     def record(name: str, module: Any, inputs: tuple, output: Any) -> None:
         again = id(module) in seen
         seen.add(id(module))
-        params = 0 if again else sum(p.numel() for p in module.parameters(recurse=False))
+        own = list(module.parameters(recurse=False))
+        called.update((id(p), p.numel()) for p in own)
+        params = 0 if again else sum(p.numel() for p in own)
         rows.append(LayerRow(name + (" (again)" if again else ""), type(module).__name__,
                              _per_image_shape(output), params, _layer_macs(module, inputs, output)))
 
@@ -541,4 +546,4 @@ def summary(model: Any, input_size: Sequence[int]) -> Summary:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     macs = sum(row.macs for row in rows if row.macs is not None)
     unknown = [row.kind for row in rows if row.macs is None]
-    return Summary(size, rows, total, trainable, macs, unknown)
+    return Summary(size, rows, total, trainable, macs, unknown, total - sum(called.values()))

@@ -314,3 +314,25 @@ def test_summary_errors(size, message):
     with pytest.raises(ValueError) as err:
         S.summary(lenet(), size)
     assert str(err.value) == message
+
+
+class TiedAndUnused(nn.Module):
+    """b reuses a's weight matrix; `head` is never called."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_summary_explains_shared_and_uncalled_parameters():
+    s = S.summary(TiedAndUnused(), (4,))
+    assert s.total_params == 4 * 4 + 4 + 4 + 4 * 2 + 2 == 34       # the shared matrix counts once
+    assert [r.params for r in s.rows] == [20, 20]
+    assert s.uncalled_params == 10
+    text = s.table()
+    assert "Parameters in modules the forward pass did not call: 10" in text
+    assert "Parameters shared by several rows (counted once in the total): 16" in text
