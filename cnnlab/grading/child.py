@@ -217,10 +217,20 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError("privileges were not dropped")
 
 
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")), 0)
+    except OSError:
+        return 0
+
+
 def set_limits(limits: dict) -> None:
-    """CPU seconds, address space on top of what is mapped now, processes, file size, open files."""
-    with open("/proc/self/status") as f:
-        mapped = next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")), 0)
+    """CPU seconds, address space on top of what is mapped now, processes, file size, open files.
+
+    On Linux every limit must hold; elsewhere a limit the system refuses is left out.
+    """
+    mapped = _mapped_bytes()
     wanted = [(resource.RLIMIT_CPU, limits["cpu"], limits["cpu"] + 1),
               (resource.RLIMIT_AS, mapped + limits["memory"], mapped + limits["memory"]),
               (resource.RLIMIT_FSIZE, limits["fsize"], limits["fsize"]),
@@ -232,7 +242,11 @@ def set_limits(limits: dict) -> None:
         _, old_hard = resource.getrlimit(which)
         if old_hard != resource.RLIM_INFINITY:
             soft, hard = min(soft, old_hard), min(hard, old_hard)
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (OSError, ValueError):
+            if sys.platform.startswith("linux"):
+                raise
 
 
 def silence() -> None:
