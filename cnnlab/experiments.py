@@ -5,8 +5,9 @@
 - ``weighted_layer_shapes`` / ``fill_deterministic``: look at a network as its layers with
   weights, and give two networks of the same layout the same weights, so that their outputs
   can be compared number by number (lessons 04-06 and their exercises).
-- ``gradient_norms``: the size of the loss gradient at each layer (lesson 06: with
-  shortcuts the gradient reaches the first layers; without them it fades).
+- ``gradient_norms``: the size of the loss gradient at each layer (lesson 06: through
+  shortcuts every layer gets a gradient of similar size; in a deep plain network it is
+  scaled up or down by a factor that grows with depth).
 - ``compare_variants``: train a few variants of a network on the same data with the same
   budget and return one table row each (lessons 04-06: classic vs modern LeNet, VGG with
   and without batch norm, dropout or augmentation, plain vs residual).
@@ -15,7 +16,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 

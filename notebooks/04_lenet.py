@@ -38,20 +38,20 @@
 # %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from torch import nn
 
 import cnnlab
 from cnnlab import data
 from cnnlab.experiments import compare_variants, translation_test
 from cnnlab.models import lenet5
-from cnnlab.shapes import conv_params, linear_params, summary
-from cnnlab.train import evaluate, pick_device, predict, set_seed
+from cnnlab.shapes import conv_output_size, conv_params, linear_params, summary
+from cnnlab.train import evaluate, fashion_mnist_batches, pick_device, predict, set_seed
 from cnnlab.viz import feature_maps, plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
 from cnnlab.viz import show_misclassified
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample
 SOURCE = "sample" if QUICK else "auto"
+VAL = 500 if QUICK else 6_000              # training images held out for validation
 BUDGET = dict(epochs=2, max_seconds=5) if QUICK else dict(epochs=10, max_seconds=180)
 set_seed(0)
 print("device:", pick_device(), "| quick mode:", QUICK)
@@ -104,15 +104,15 @@ assert [type(m) for m in net] == [type(m) for m in lenet5(variant="classic")]
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The data
 #
-# `loaders` splits off a validation set (10 %) from the training images and returns mini-batches of
-# normalised tensors. We use batches of 64 images; anything from 32 to 128 is a sensible start:
+# `fashion_mnist_batches` holds out a validation set (6,000 of the 60,000 training images) and
+# returns mini-batches of normalised tensors. We use batches of 64 images; anything from 32 to 128 is a sensible start:
 # smaller batches give noisier, more frequent updates, larger ones smoother but fewer.
 
 # %%
-train, val, test = data.loaders(source=SOURCE, batch_size=64, val_size=0.1)
-x_test, y_test = test.dataset.tensors
+train, val, test = fashion_mnist_batches(SOURCE, batch_size=64, val_size=VAL)
+x_test, y_test = test.x, test.y                             # (N, 1, 28, 28), (N,)
 names = data.class_names()
-print(f"{len(train.dataset):,} training, {len(val.dataset):,} validation, {len(test.dataset):,} test images")
+print(f"{len(train.x):,} training, {len(val.x):,} validation, {len(test.x):,} test images")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training: loss, optimiser, learning rate
@@ -294,8 +294,6 @@ for label, accs in curves.items():
 #    shift-equivariant"?
 
 # %%
-from cnnlab.shapes import conv_output_size
-
 size = conv_output_size(28, 5) // 2                       # conv1 without padding, then pool
 size = conv_output_size(size, 5) // 2                     # conv2, then pool
 print(f"1. {size}×{size} maps, so the first fully connected layer would take 16·{size}·{size} = {16 * size * size}")

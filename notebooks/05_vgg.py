@@ -24,19 +24,18 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab import data
 from cnnlab.experiments import Comparison, compare_variants
 from cnnlab.models import VGG_CONFIGS, small_vgg, vgg16
 from cnnlab.models.vgg import vgg_features
 from cnnlab.models.gallery import alexnet
 from cnnlab.shapes import conv_params, receptive_field, summary
-from cnnlab.train import evaluate, fit, random_crop, random_hflip, set_seed, standard_augment
+from cnnlab.train import RECIPES, fashion_mnist_batches, random_crop, random_hflip, set_seed, standard_augment
 from cnnlab.viz import plot_history, plot_parameter_share, plot_receptive_field
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample
 SOURCE = "sample" if QUICK else "auto"
 LIMIT = 2_000 if QUICK else 5_000          # a small training set, so that over-fitting shows
-VAL = 300 if QUICK else 0.1                # validation images, or a share of the training set
+VAL = 300 if QUICK else 6_000              # training images held out for validation
 BUDGET = dict(epochs=3, max_seconds=4) if QUICK else dict(epochs=10, max_seconds=120)
 set_seed(0)
 
@@ -180,8 +179,8 @@ print("per channel after normalising: mean", x_hat.mean(dim=(0, 2, 3)).numpy().r
 # budget: the full small VGG (BN + dropout), one without batch norm, one without dropout.
 
 # %%
-train, val, _ = data.loaders(source=SOURCE, batch_size=64, val_size=VAL, limit=LIMIT)
-print(f"{len(train.dataset):,} training images, {len(val.dataset):,} validation images")
+train, val, _ = fashion_mnist_batches(SOURCE, batch_size=64, val_size=VAL, limit=LIMIT)
+print(f"{len(train.x):,} training images, {len(val.x):,} validation images")
 runs = compare_variants({
     "BN + dropout": lambda: small_vgg(),
     "no batch norm": lambda: small_vgg(batch_norm=False),
@@ -190,7 +189,7 @@ runs = compare_variants({
 runs
 
 # %%
-plot_history(runs.histories(), title=f"small VGG on {len(train.dataset):,} images")
+plot_history(runs.histories(), title=f"small VGG on {len(train.x):,} images")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -238,19 +237,20 @@ both
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The full recipe on all the data
 #
-# Everything together: the small VGG with batch norm and dropout, crops and flips, AdamW with weight
-# decay 1e-4 and a one-cycle learning-rate schedule (warm up, then anneal), on the whole training set.
-# Without quick mode this takes a few minutes on a laptop CPU (at most 6).
+# Everything together, on the whole training set: the small VGG with batch norm and dropout, the
+# training settings of `cnnlab train small-vgg` (batches of 128, peak learning rate 0.003 with a
+# one-cycle schedule: warm up, then anneal; bfloat16 mixed precision, tuned on a two-core CPU), plus
+# crops and flips and AdamW with weight decay 1e-4. Without quick mode this takes a few minutes.
 
 # %%
-full_train, full_val, full_test = data.loaders(source=SOURCE, batch_size=128, val_size=VAL)
+recipe = RECIPES["small-vgg"]
+full_train, full_val, full_test = fashion_mnist_batches(SOURCE, batch_size=recipe.batch_size, val_size=VAL)
 set_seed(0)
 model = small_vgg()
-history = fit(model, full_train, full_val, lr=2e-3, optimizer="adamw", weight_decay=1e-4,
-              scheduler="onecycle", augment=standard_augment(),
-              **(dict(epochs=2, max_seconds=6) if QUICK else dict(epochs=8, max_seconds=360)))
+history = recipe.fit(model, full_train, full_val, optimizer="adamw", weight_decay=1e-4,
+                     augment=standard_augment(), **(dict(epochs=2, max_seconds=6) if QUICK else {}))
 print(history)
-print(f"test accuracy: {evaluate(model, full_test)[1]:.3f}")
+print(f"test accuracy: {recipe.evaluate(model, full_test)[1]:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Designing your own CNN: rules of thumb
