@@ -20,7 +20,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 

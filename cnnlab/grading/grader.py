@@ -277,6 +277,7 @@ class Judge:
         return "error", f"running the cell raised {text}{_name_hint(text)}"
 
     def judge(self, meta: dict, arrays: dict, seconds: float) -> ExerciseResult:
+        """The result of a child that answered: forbidden use, a failing cell, or case by case."""
         if meta.get("forbidden"):
             names = ", ".join(str(n) for n in meta["forbidden"][:3])
             return self.result("forbidden", f"uses {names}, which is not allowed in this exercise", 0, [], seconds)
@@ -287,41 +288,40 @@ class Judge:
             defined = [str(d) for d in meta["function"].get("defined", []) if isinstance(d, str)][:5]
             also = f" (it defines {', '.join(defined)})" if defined else ""
             return self.result("missing", f"the cell does not define {self.ex.name}(){also}", seconds=seconds)
-        passed, counts, details, first = 0, {"wrong": 0, "memory": 0, "not_implemented": 0, "error": 0}, [], None
-        for i, (case, expected, outcome) in enumerate(zip(self.prep.cases, self.prep.expected, meta["cases"]), 1):
-            if outcome.get("ok"):
-                got = tree_arrays(outcome["tree"], arrays)
-                verdict = compare(got, expected, self.ex.rtol, self.ex.atol)
-                if verdict.ok:
-                    passed += 1
-                    details.append(f"case {i}: passed ({_case_inputs(case)})")
-                    continue
-                counts["wrong"] += 1
-                hint = self.hint(case, got, expected)
-                short = verdict.message.split("; at ")[0] + (f": {hint}" if hint else "")
-                long = verdict.message + (f": {hint}" if hint else "") + f" (inputs: {_case_inputs(case)})"
-            else:
-                kind = outcome.get("kind")
-                text = str(outcome.get("message", ""))[:300]
-                key = kind if kind in ("memory", "not_implemented") else "error"
-                counts[key] += 1
-                short = {"memory": f"ran out of memory ({self.config.limits.memory_mb} MB)",
-                         "not_implemented": "not implemented yet",
-                         "exit": "called exit()",
-                         "convert": f"returned something that is not numbers: {text}",
-                         "probe": f"the answer could not be checked: {text}",
-                         "too_big": "the answer is too large to check"}.get(kind, f"raised {text}{_name_hint(text)}")
-                long = f"{short} (inputs: {_case_inputs(case)})"
-            details.append(f"case {i}: {long}")
-            if first is None:
-                first = f"case {i}: {long if self.config.show_details else short}"
-        total = len(self.prep.cases)
+        outcomes = [self.judge_case(case, expected, outcome, arrays) for case, expected, outcome
+                    in zip(self.prep.cases, self.prep.expected, meta["cases"])]
+        details = [f"case {i}: {long}" for i, (_, _, long) in enumerate(outcomes, 1)]
+        kinds = [kind for kind, _, _ in outcomes]
+        passed, total = kinds.count("passed"), len(kinds)
         if passed == total:
             return self.result("passed", f"{passed}/{total} cases passed", passed, details, seconds)
-        if counts["not_implemented"] == total:
+        if kinds.count("not_implemented") == total:
             return self.result("missing", "not implemented yet", 0, details, seconds)
-        status = "wrong" if counts["wrong"] else ("memory" if counts["memory"] else "error")
+        status = "wrong" if "wrong" in kinds else ("memory" if "memory" in kinds else "error")
+        i, (_, short, long) = next((i, o) for i, o in enumerate(outcomes, 1) if o[0] != "passed")
+        first = f"case {i}: {long if self.config.show_details else short}"
         return self.result(status, f"{passed}/{total} cases passed; {first}", passed, details, seconds)
+
+    def judge_case(self, case: dict, expected: Any, outcome: dict, arrays: dict) -> tuple[str, str, str]:
+        """(kind, short message, message with details) for one case: kind is passed, wrong, memory, ..."""
+        inputs = f" (inputs: {_case_inputs(case)})"
+        if outcome.get("ok"):
+            got = tree_arrays(outcome["tree"], arrays)
+            verdict = compare(got, expected, self.ex.rtol, self.ex.atol)
+            if verdict.ok:
+                return "passed", "passed", f"passed{inputs}"
+            hint = self.hint(case, got, expected)
+            suffix = f": {hint}" if hint else ""
+            return "wrong", verdict.message.split("; at ")[0] + suffix, verdict.message + suffix + inputs
+        kind = outcome.get("kind")
+        text = str(outcome.get("message", ""))[:300]
+        short = {"memory": f"ran out of memory ({self.config.limits.memory_mb} MB)",
+                 "not_implemented": "not implemented yet",
+                 "exit": "called exit()",
+                 "convert": f"returned something that is not numbers: {text}",
+                 "probe": f"the answer could not be checked: {text}",
+                 "too_big": "the answer is too large to check"}.get(kind, f"raised {text}{_name_hint(text)}")
+        return (kind if kind in ("memory", "not_implemented") else "error"), short, short + inputs
 
     def hint(self, case: dict, got: Any, expected: Any) -> str | None:
         if not self.ex.diagnose:

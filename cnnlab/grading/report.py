@@ -37,13 +37,16 @@ def text(report: Report) -> str:
         lines += ["", f"chapter {chapter}", *_table(rows)]
     problems = []
     for s in subs:
-        notes = [f"  {e.name}: {e.status}, {_points(e.points)}/{_points(e.max_points)}: {e.message}"
-                 for e in s.exercises if e.status != "passed"]
-        notes += [f"    {line}" for e in s.exercises for line in e.details]
+        notes = []
+        for e in s.exercises:
+            if e.status != "passed" or e.details:
+                notes.append(f"  {e.name}: {e.status}, {_points(e.points)}/{_points(e.max_points)}: {e.message}")
+                notes += [f"    {line}" for line in e.details]
         if s.message or notes:
             problems += ["", f"{s.student} ({s.path})" + (f": {s.message}" if s.message else ""), *notes]
     if problems:
-        lines += ["", "what went wrong", *problems[1:]]
+        lines += ["", "what went wrong" + (" (and every case, --show-details)" if report.config.show_details else ""),
+                  *problems[1:]]
     lines += ["", "isolation of learner code on this machine:", *[f"  {line}" for line in report.isolation.lines()]]
     return "\n".join(lines) + "\n"
 
