@@ -5,6 +5,7 @@
 #   make slides   lesson slide decks (reveal.js, offline) into build/slides/
 #   make bench    speed and accuracy benchmarks into bench/results/
 #   make exercises  regenerate exercises/ from solutions/
+#   make grade    grade SUBMISSIONS (default submissions/*.ipynb) into grades/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to start as root unless told; containers and CI often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-unit test-notebooks course slides bench exercises check-exercises clean
+.PHONY: grade lab test test-unit test-notebooks course slides bench exercises check-exercises clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,14 +29,18 @@ lab: $(STAMP)
 
 test: test-unit test-notebooks
 
+# Each pytest worker gets one BLAS/OpenMP thread: JOBS workers already fill the cores, and
+# oversubscribed OpenBLAS threads make small matrix products stall.
+TEST_ENV := CNNLAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
 test-unit: $(STAMP)
 	$(VENV)/bin/cnnlab exercises check
-	CNNLAB_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadfile -q tests/
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -q tests/
 
 test-notebooks: $(STAMP)
-	CNNLAB_QUICK=1 CNNLAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
+	$(TEST_ENV) CNNLAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
 		-p no:cacheprovider --nbval-lax --nbval-current-env notebooks/ solutions/
-	CNNLAB_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
 		-p no:cacheprovider --nbval-lax --nbval-current-env exercises/
 
 course: $(STAMP)
@@ -50,6 +55,10 @@ bench: $(STAMP)
 
 exercises: $(STAMP)
 	$(VENV)/bin/cnnlab exercises build
+
+SUBMISSIONS ?= submissions/*.ipynb
+grade: $(STAMP)
+	$(VENV)/bin/cnnlab grade $(SUBMISSIONS) --jobs $(JOBS) --format csv --out grades
 
 check-exercises: $(STAMP)
 	$(VENV)/bin/cnnlab exercises check
