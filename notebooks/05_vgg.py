@@ -193,10 +193,11 @@ plot_history(runs.histories(), title=f"small VGG on {len(train.x):,} images")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Read the table by columns: **train acc − val acc** is the over-fitting gap. Without dropout the
-# network memorises the small training set faster and the gap grows; without batch norm the early
-# epochs are slower and the curves noisier. On a large data set both effects shrink, since more data is
-# the best regulariser of all.
+# Read the table by columns: **train acc − val acc** is the over-fitting gap. What to look for in a
+# full run: without dropout the network memorises the small training set sooner and the gap opens
+# wider; without batch norm the first epochs are slower and the curves noisier. (Quick mode trains for
+# seconds: too short to tell.) On a large data set both effects shrink, since more data is the best
+# regulariser of all.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Data augmentation
@@ -230,9 +231,9 @@ plt.show()
 both
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# With augmentation the training accuracy rises more slowly, since the task got harder, while the
-# validation accuracy keeps up with it: the gap between them stays small. It is the cheapest way to
-# get "more data".
+# What to look for: with augmentation the training accuracy rises more slowly, since the task got
+# harder, while the validation accuracy keeps up with it, so the gap between them stays small.
+# Augmentation is the cheapest way to get "more data".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The full recipe on all the data

@@ -125,9 +125,10 @@ plot_history(runs.histories(), title="training curves: plain vs residual")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Look at the **training** loss (solid lines): the deep plain network learns more slowly than the
-# shallow one, though it has four times the layers, while the residual network of the same depth keeps
-# up with or beats the shallow one. That is the degradation problem, and its fix, in one picture.
+# Compare the **training** losses (solid lines). The degradation problem shows as a deep plain
+# network that learns more slowly than the shallow one, though it has four times the layers; its fix
+# shows as a residual network of the same depth that does not. (Quick mode trains for seconds: too
+# short to tell. The gradient measurements below need no training at all.)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Where the gradient goes
@@ -159,7 +160,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In the deep plain network the gradient changes by a large factor from one end to the other: with
-# batch norm it *grows* towards the input (without batch norm it would shrink and vanish). Either way,
+# batch norm it *grows* towards the input; in other set-ups (saturating activations, a poor
+# initialisation) it shrinks instead and vanishes. Either way,
 # the first and last layers get updates of very different sizes, and no single learning rate suits
 # them all. With shortcuts the gradient stays within a much narrower band.
 
