@@ -93,18 +93,25 @@ def lesson_notebooks(root: Path | None = None) -> list[Path]:
 
 
 @contextmanager
-def quick_env(quick: bool) -> Iterator[None]:
-    """Set CNNLAB_QUICK for the kernels started inside the block (they inherit the environment)."""
-    before = os.environ.get("CNNLAB_QUICK")
+def kernel_env(quick: bool) -> Iterator[None]:
+    """The environment kernels started inside the block inherit.
+
+    ``CNNLAB_QUICK=1`` when ``quick``; and no ``MPLBACKEND``, so that figures come out
+    inline as they do in JupyterLab even when the caller draws with a non-interactive
+    backend (the test run sets ``MPLBACKEND=Agg``).
+    """
+    before = {name: os.environ.get(name) for name in ("CNNLAB_QUICK", "MPLBACKEND")}
     if quick:
         os.environ["CNNLAB_QUICK"] = "1"
+    os.environ.pop("MPLBACKEND", None)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("CNNLAB_QUICK", None)
-        else:
-            os.environ["CNNLAB_QUICK"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def execute(path: Path, timeout: int = 1800):
@@ -124,7 +131,7 @@ def export_html(notebooks: list[Path] | None = None, out: Path = Path("build"), 
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    with quick_env(quick):
+    with kernel_env(quick):
         for path in notebooks or lesson_notebooks():
             body, _ = HTMLExporter().from_notebook_node(execute(path))
             target = out / (path.stem + ".html")
@@ -155,7 +162,7 @@ def export_slides(notebooks: list[Path] | None = None, out: Path = Path("build/s
     paths = notebooks or lesson_notebooks()
     out.mkdir(parents=True, exist_ok=True)
     copy_slide_assets(out)
-    with quick_env(quick), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with kernel_env(quick), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda path: write_slide_deck(path, out), paths))
 
 
