@@ -28,6 +28,7 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+import torch
 from torch import nn
 
 from cnnlab.shapes import Summary, summary
@@ -212,10 +213,17 @@ def _human(count: int) -> str:
 def measure(arch: Architecture) -> GalleryRow:
     """Build ``arch`` and summarise it on one image of its native size. Lesson 08.
 
+    The network is built on PyTorch's "meta" device: its tensors have shapes but no memory
+    and no values, and a forward pass there only works out shapes. That is all ``summary``
+    needs to count parameters and MACs, so measuring VGG-16 (138 M parameters, 15 G MACs)
+    takes a fraction of a second and no memory.
+
     Returns:
         Its ``GalleryRow``: parameters, MACs per image, depth, and the full ``Summary``.
     """
-    s = summary(arch.build(), arch.input_size)
+    with torch.device("meta"):
+        net = arch.build()
+    s = summary(net, arch.input_size)
     return GalleryRow(arch, s.total_params, s.total_macs, depth(s), s)
 
 

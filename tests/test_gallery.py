@@ -316,6 +316,16 @@ def test_compare_on_a_subset_gives_rows_in_order():
     assert sum(table.macs_by_kind(g["GoogLeNet"].summary).values()) == g["GoogLeNet"].macs
 
 
+def test_measuring_on_the_meta_device_matches_a_real_network():
+    from cnnlab.shapes import summary
+
+    for name in ("LeNet-5", "GoogLeNet"):
+        arch = table.get(name)
+        meta, real = table.measure(arch), summary(arch.build(), arch.input_size)
+        assert (meta.params, meta.macs, meta.depth) == (real.total_params, real.total_macs, table.depth(real))
+        assert [r.output_shape for r in meta.summary.rows] == [r.output_shape for r in real.rows]
+
+
 def test_compare_needs_an_architecture():
     with pytest.raises(ValueError, match="compare"):
         table.compare([])

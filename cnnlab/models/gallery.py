@@ -284,25 +284,27 @@ def googlenet(num_classes: int = 1000, in_channels: int = 3, wide_kernel: int = 
     )
 
 
-# A scaled-down GoogLeNet for 1×28×28 images: same block, fewer and narrower rows.
+# A scaled-down GoogLeNet for 1×28×28 images: same block, fewer and narrower rows. Like
+# GoogLeNet's stem, the 3×3 stem and a pool bring the image down (28×28 -> 14×14) before the
+# first block, so the many branches run on small maps.
 SMALL_INCEPTION_STEM = 32
 SMALL_INCEPTION_TABLE = {
-    "a": (32, 32, 48, 8, 16, 16),         # 32 -> 112 channels at 28×28
+    "a": (32, 32, 48, 8, 16, 16),         # 32 -> 112 channels at 14×14
     "b": (48, 48, 96, 12, 24, 24),        # 112 -> 192 channels at 14×14
-    "c": (64, 64, 128, 16, 32, 32),       # 192 -> 256 channels at 14×14
+    "c": (64, 64, 128, 16, 32, 32),       # 192 -> 256 channels at 7×7
     "d": (128, 120, 224, 24, 64, 64),     # 256 -> 480 channels at 7×7
 }
-SMALL_INCEPTION_LAYOUT = ["a", "M", "b", "c", "M", "d"]
+SMALL_INCEPTION_LAYOUT = ["M", "a", "b", "M", "c", "d"]
 
 
 def small_inception(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
     """A small Inception-style network for 28×28 images (Fashion-MNIST). Lesson 08.
 
-    A 3×3 stem conv, then the blocks of ``SMALL_INCEPTION_TABLE`` in the order of
-    ``SMALL_INCEPTION_LAYOUT`` (28×28 → 14×14 → 7×7), global average pooling and one fully
-    connected layer, like GoogLeNet in miniature. It has 577,842 parameters with 10 classes,
-    the budget of lesson 05's ``small_vgg()`` (584,618), so that lesson 08 can compare the
-    two (and a ``small_resnet`` of the same size) at equal parameter count.
+    A 3×3 stem conv at 28×28, then the pools and blocks of ``SMALL_INCEPTION_LAYOUT``
+    (two blocks at 14×14, two at 7×7, widths from ``SMALL_INCEPTION_TABLE``), global average
+    pooling and one fully connected layer, like GoogLeNet in miniature. It has 577,842
+    parameters with 10 classes, the budget of lesson 05's ``small_vgg()`` (584,618), so that
+    lesson 08 can compare the two (and a ``small_resnet`` of the same size) at equal size.
 
     Args:
         num_classes: size of the output layer.
