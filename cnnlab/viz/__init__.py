@@ -7,3 +7,4 @@
 
 from .images import *  # noqa: F401,F403  (lessons 01-03)
 from .training import *  # noqa: F401,F403  (lessons 04-08)
+from .attribution import *  # noqa: F401,F403  (lesson 07)
