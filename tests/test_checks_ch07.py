@@ -1,0 +1,163 @@
+"""Lesson 07 exercises: the reference passes, stubs are "not implemented", classic mistakes fail with a hint."""
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.checks import get, run_exercise
+from cnnlab.models import efficientnet_lite0
+from test_checks_ch04 import ROOT, assert_fails, assert_passes, notebook_function
+
+NAMES = ["freeze_and_replace_head", "trainable_after_freezing", "finetune_optimizer"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes(name):
+    assert_passes(name, get(name).reference)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_passes(name):
+    assert_passes(name, notebook_function(ROOT / "solutions" / "07_transfer_learning.ipynb", name))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_stub_is_not_implemented(name):
+    stub = notebook_function(ROOT / "exercises" / "07_transfer_learning.ipynb", name)
+    assert run_exercise(get(name), stub).status == "not implemented"
+
+
+def test_exercises_forbid_the_lesson_helpers():
+    assert all(get(name).forbidden == ("cnnlab.transfer",) for name in NAMES)
+
+
+# --------------------------------------------------------------------------- freeze + new head
+
+def freeze(model):
+    for p in model.parameters():
+        p.requires_grad = False
+
+
+def test_head_not_frozen():
+    def answer(num_classes):
+        model = efficientnet_lite0()
+        model.classifier = nn.Linear(1280, num_classes)
+        return model
+    assert_fails("freeze_and_replace_head", answer, "nothing is frozen")
+
+
+def test_head_frozen_after_replacing():
+    def answer(num_classes):
+        model = efficientnet_lite0()
+        model.classifier = nn.Linear(1280, num_classes)
+        freeze(model)
+        return model
+    assert_fails("freeze_and_replace_head", answer, "the new head is frozen too")
+
+
+def test_head_not_replaced():
+    def answer(num_classes):
+        model = efficientnet_lite0()
+        freeze(model)
+        model.classifier.requires_grad_(True)
+        return model
+    assert_fails("freeze_and_replace_head", answer, "still has 1,000 classes")
+
+
+def test_head_with_an_extra_trainable_layer():
+    def answer(num_classes):
+        model = efficientnet_lite0()
+        freeze(model)
+        model.features.head.requires_grad_(True)        # the last conv left trainable
+        model.classifier = nn.Linear(1280, num_classes)
+        return model
+    assert_fails("freeze_and_replace_head", answer, "expected only the head's")
+
+
+def test_head_answer_that_is_not_a_module():
+    assert_fails("freeze_and_replace_head", lambda num_classes: [1, 2, 3])
+
+
+# --------------------------------------------------------------------------- partial freezing
+
+def count_after(frozen_stages, num_classes, parts, count_all=False):
+    model = efficientnet_lite0(num_classes=num_classes)
+    for name in parts(frozen_stages):
+        freeze(getattr(model.features, name))
+    return sum(p.numel() for p in model.parameters() if count_all or p.requires_grad)
+
+
+def test_count_forgets_the_stem():
+    answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
+        frozen_stages, num_classes, lambda n: [f"stage{i}" for i in range(1, n + 1)])
+    assert_fails("trainable_after_freezing", answer, "the stem is frozen too")
+
+
+def test_count_one_stage_short():
+    answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
+        frozen_stages, num_classes, lambda n: ["stem"] + [f"stage{i}" for i in range(1, n)])
+    assert_fails("trainable_after_freezing", answer, "numbered from 1")
+
+
+def test_count_every_parameter():
+    answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
+        frozen_stages, num_classes, lambda n: ["stem"] + [f"stage{i}" for i in range(1, n + 1)], count_all=True)
+    assert_fails("trainable_after_freezing", answer, "that is every parameter")
+
+
+# --------------------------------------------------------------------------- fine-tuning optimizer
+
+def split(num_classes):
+    model = efficientnet_lite0(num_classes=num_classes)
+    head = list(model.classifier.parameters())
+    ids = {id(p) for p in head}
+    return [p for p in model.parameters() if id(p) not in ids], head
+
+
+def test_optimizer_without_the_scale():
+    def answer(num_classes, lr, backbone_lr_scale):
+        backbone, head = split(num_classes)
+        return torch.optim.Adam([{"params": backbone, "lr": lr}, {"params": head, "lr": lr}])
+    assert_fails("finetune_optimizer", answer, "same rate")
+
+
+def test_optimizer_with_swapped_rates():
+    def answer(num_classes, lr, backbone_lr_scale):
+        backbone, head = split(num_classes)
+        return torch.optim.Adam([{"params": backbone, "lr": lr}, {"params": head, "lr": lr * backbone_lr_scale}])
+    assert_fails("finetune_optimizer", answer, "the rates are swapped")
+
+
+def test_optimizer_over_the_head_only():
+    def answer(num_classes, lr, backbone_lr_scale):
+        return torch.optim.Adam(split(num_classes)[1], lr=lr)
+    assert_fails("finetune_optimizer", answer, "only the head is in the optimizer")
+
+
+def test_optimizer_with_one_group():
+    def answer(num_classes, lr, backbone_lr_scale):
+        return torch.optim.Adam(efficientnet_lite0(num_classes=num_classes).parameters(), lr=lr * backbone_lr_scale)
+    assert_fails("finetune_optimizer", answer, "one group for everything")
+
+
+def test_optimizer_missing_part_of_the_backbone():
+    def answer(num_classes, lr, backbone_lr_scale):
+        model = efficientnet_lite0(num_classes=num_classes)
+        return torch.optim.Adam([{"params": model.features.parameters(), "lr": lr * backbone_lr_scale},
+                                 {"params": model.classifier.parameters(), "lr": lr}])
+    assert_passes("finetune_optimizer", answer)          # pool and dropout have no parameters: this is complete
+
+    def partial(num_classes, lr, backbone_lr_scale):
+        model = efficientnet_lite0(num_classes=num_classes)
+        return torch.optim.Adam([{"params": model.features.stage7.parameters(), "lr": lr * backbone_lr_scale},
+                                 {"params": model.classifier.parameters(), "lr": lr}])
+    assert_fails("finetune_optimizer", partial, "the model has")
+
+
+def test_optimizer_with_the_head_twice_raises_in_torch():
+    def answer(num_classes, lr, backbone_lr_scale):
+        model = efficientnet_lite0(num_classes=num_classes)
+        return torch.optim.Adam([{"params": model.parameters(), "lr": lr * backbone_lr_scale},
+                                 {"params": model.classifier.parameters(), "lr": lr}])
+    result = run_exercise(get("finetune_optimizer"), answer)
+    assert result.status == "error" and "more than one parameter group" in result.message
