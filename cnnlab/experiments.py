@@ -114,10 +114,12 @@ def weighted_layer_shapes(model: nn.Module, x: torch.Tensor) -> list[tuple[int, 
     return shapes
 
 
+PARAMETER_KINDS = ("weight", "bias", "norm.weight", "norm.bias")
+
+
 def _seeded_values(seed: int, kind: str, shape: tuple[int, ...], index: int) -> torch.Tensor:
     """Reproducible values for one parameter, from its kind, shape and rank among its likes."""
-    key = [seed, sum(map(ord, kind)), index, *shape]
-    rng = np.random.default_rng(key)
+    rng = np.random.default_rng([seed, PARAMETER_KINDS.index(kind), index, *shape])
     if kind == "norm.weight":
         return torch.from_numpy(1.0 + 0.2 * rng.standard_normal(shape)).float()
     if kind in ("norm.bias", "bias"):
