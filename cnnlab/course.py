@@ -148,7 +148,7 @@ def export_slides(notebooks: list[Path] | None = None, out: Path = Path("build/s
     press ``s`` in a deck), and open offline: ``out/reveal.js/`` and ``out/mathjax/``
     are local copies. Interactive widgets cannot run without a kernel, so each
     widget output becomes a one-line note; present the notebook live in JupyterLab
-    (RISE, ``alt+r``) to use them. Taught alongside every lesson (instructor guide).
+    (RISE, ``alt+r``) to use them. How to lecture with them: notebooks/INSTRUCTORS.md.
 
     Args:
         notebooks: notebooks to export; default: every lesson in notebooks/.
