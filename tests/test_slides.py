@@ -100,7 +100,8 @@ def check_deck(deck_path: Path, nb) -> Deck:
 
 
 def tiny_notebook() -> nbformat.NotebookNode:
-    """Two slides (the second with a subslide), a fragment, a note, a skipped set-up cell, math, a plot, a long printout, a widget."""
+    """Two slides (the second with a subslide), a fragment, a note, a skipped set-up cell,
+    maths, a plot, a printout taller than a slide and a widget."""
     v4 = nbformat.v4
 
     def cell(make, source, kind):
