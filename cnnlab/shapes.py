@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import html
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -479,6 +480,23 @@ def _layer_macs(module: Any, inputs: tuple, output: Any) -> int | None:
     return None
 
 
+@contextmanager
+def evaluating(model) -> Iterator[None]:
+    """Put every module of ``model`` in eval mode for the block, then restore each one's own flag.
+
+    ``model.train(flag)`` would set all children alike and wake a batch norm that was frozen on
+    purpose; restoring module by module keeps such choices. Used by ``summary`` and by the
+    figures that run a model on one image (a batch norm in training mode cannot).
+    """
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
 def summary(model: Any, input_size: Sequence[int]) -> Summary:
     """Run one dummy image through ``model`` and tabulate every layer (lesson 02).
 
@@ -529,18 +547,14 @@ def summary(model: Any, input_size: Sequence[int]) -> Summary:
     watched = [(name or type(module).__name__, module) for name, module in model.named_modules()
                if not any(True for _ in module.children())
                or any(True for _ in module.parameters(recurse=False))]
-    flags = [(module, module.training) for module in model.modules()]
     handles = [module.register_forward_hook(
         lambda m, i, o, name=name: record(name, m, i, o)) for name, module in watched]
     try:
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             model(torch.zeros((1, *size), device=device, dtype=dtype))
     finally:
         for handle in handles:
             handle.remove()
-        for module, flag in flags:
-            module.training = flag
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -336,3 +336,16 @@ def test_summary_explains_shared_and_uncalled_parameters():
     text = s.table()
     assert "Parameters in modules the forward pass did not call: 10" in text
     assert "Parameters shared by several rows (counted once in the total): 16" in text
+
+
+def test_evaluating_restores_each_module_flag():
+    from torch import nn
+
+    from cnnlab.shapes import evaluating
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU())
+    net.train()
+    net[1].eval()                               # a batch norm frozen on purpose
+    with evaluating(net):
+        assert not any(m.training for m in net.modules())
+    assert net.training and net[0].training and not net[1].training

@@ -220,3 +220,16 @@ def test_widgets_fall_back_to_static_figures_without_ipywidgets(monkeypatch):
     assert isinstance(widgets.shape_calculator(), matplotlib.figure.Figure)
     assert isinstance(widgets.kernel_editor(SMALL_PHOTO), matplotlib.figure.Figure)
     assert isinstance(widgets.feature_map_viewer({"conv": np.zeros((2, 3, 3))}), matplotlib.figure.Figure)
+
+
+def test_feature_maps_work_on_a_model_left_in_training_mode():
+    import torch
+    from torch import nn
+
+    from cnnlab.viz import feature_maps
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.BatchNorm1d(4 * 26 * 26))
+    net.train()
+    maps = feature_maps(net, torch.randn(1, 1, 28, 28))
+    assert [m.shape for m in maps.values()] == [(4, 26, 26)] * 3
+    assert net.training and all(m.training for m in net.modules())

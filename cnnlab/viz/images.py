@@ -320,7 +320,7 @@ def plot_shift_demo(x: np.ndarray, kernel: np.ndarray, shift: tuple[int, int] = 
 # --------------------------------------------------------------------------- feature maps
 
 def feature_maps(model, x, kinds: tuple[type, ...] | None = None) -> dict[str, np.ndarray]:
-    """Run ``model`` on ``x`` and collect each chosen layer's output for the first sample. Lessons 01, 04.
+    """Run ``model`` on ``x`` in eval mode and collect each chosen layer's output for the first sample. Lessons 01, 04.
 
     Args:
         model: a ``torch.nn.Module``.
@@ -349,7 +349,7 @@ def feature_maps(model, x, kinds: tuple[type, ...] | None = None) -> dict[str, n
                if isinstance(m, kinds)]
     device = next(model.parameters(), torch.empty(0)).device
     try:
-        with torch.no_grad():
+        with shapes.evaluating(model), torch.no_grad():
             model(x.to(device))
     finally:
         for handle in handles:
