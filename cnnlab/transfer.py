@@ -199,7 +199,7 @@ def texture_patches(per_class: int, part: str = "train", size: int = 64,
     """
     if part not in ("train", "test"):
         raise ValueError(f"texture_patches: part must be 'train' or 'test', got {part!r}")
-    rng = np.random.default_rng([seed, part == "test"])
+    rng = np.random.default_rng([seed, int(part == "test")])         # train and test cut differently
     patches = []
     for name in names:
         image = _grey_photo(name)
@@ -358,20 +358,20 @@ def run_scratch(task: TransferTask, idx: torch.Tensor, budget: Budget) -> float:
     return accuracy(model, task.x_test, task.y_test)
 
 
-def pretrained_features(task: TransferTask) -> tuple[FeatureExtractor, torch.Tensor, torch.Tensor]:
-    """The frozen pretrained backbone's features of the whole pool and test set, computed once. Lesson 07."""
-    fe = feature_extractor(task.pretrained(), task.num_classes)
-    return fe, extract_features(fe.backbone, task.x_pool), extract_features(fe.backbone, task.x_test)
+def pretrained_features(task: TransferTask) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen pretrained backbone's features (N, D) of the whole pool and of the test set, computed once. Lesson 07."""
+    backbone = feature_extractor(task.pretrained(), task.num_classes).backbone
+    return extract_features(backbone, task.x_pool), extract_features(backbone, task.x_test)
 
 
 def run_features(task: TransferTask, idx: torch.Tensor, budget: Budget,
-                 features: tuple[FeatureExtractor, torch.Tensor, torch.Tensor]) -> float:
+                 features: tuple[torch.Tensor, torch.Tensor]) -> float:
     """Frozen pretrained backbone + a new linear head trained on the labelled examples ``idx``. Lesson 07.
 
     The head learns from stored features (``pretrained_features``): the backbone is frozen, so
     running it again for every step would give the same numbers, only slower.
     """
-    fe, f_pool, f_test = features
+    f_pool, f_test = features
     head = nn.Linear(f_pool.shape[1], task.num_classes)
     train_steps(head, [{"params": head.parameters(), "lr": budget.lr}], f_pool[idx], task.y_pool[idx],
                 budget.head_steps, batch_size=len(idx))

@@ -191,21 +191,15 @@ def test_texture_patches_are_standardised_and_split_by_half():
         transfer.texture_patches(3, "val")
 
 
-def test_test_patches_come_from_the_bottom_half_only():
-    # a photo whose top half is 0 and bottom half 1 + noise: test patches must all be "bottom"
-    import cnnlab.transfer as t
-
+def test_test_patches_come_from_the_bottom_half_only(monkeypatch):
+    # a photo that is flat in its top half and noisy in its bottom half
     image = np.zeros((128, 128), np.float32)
     image[64:] = 100 + np.random.default_rng(0).standard_normal((64, 128))
-    original = t._grey_photo
-    t._grey_photo = lambda name: image
-    try:
-        x, _ = t.texture_patches(20, "test", size=16, names=("fake",))
-        xt, _ = t.texture_patches(20, "train", size=16, names=("fake",))
-    finally:
-        t._grey_photo = original
-    assert (x.std(dim=(1, 2, 3)) > 0.5).all()        # noise only: standardised to std 1
-    assert (xt.abs().amax(dim=(1, 2, 3)) < 1e-3).all()  # flat zeros stay zeros
+    monkeypatch.setattr(transfer, "_grey_photo", lambda name: image)
+    test, _ = transfer.texture_patches(20, "test", size=16, names=("fake",))
+    train, _ = transfer.texture_patches(20, "train", size=16, names=("fake",))
+    assert (test.std(dim=(1, 2, 3)) > 0.5).all()            # noise, standardised to std 1
+    assert (train.abs().amax(dim=(1, 2, 3)) < 1e-3).all()   # flat zeros stay zeros
 
 
 def test_few_labels_draws_per_class_without_repeats():
@@ -254,6 +248,8 @@ def test_pretrained_features_are_the_frozen_backbone_outputs():
                                 nn.Linear(3, 5))
     task = transfer.TransferTask("t", x, y, x, y, 2, scratch=None, pretrained=pre)
     torch.manual_seed(0)
-    fe, f_pool, _ = transfer.pretrained_features(task)
-    assert f_pool.shape == (8, 3)
-    assert torch.allclose(f_pool, fe.backbone(x), atol=1e-6)
+    f_pool, f_test = transfer.pretrained_features(task)
+    torch.manual_seed(0)
+    backbone = pre()[:-1]                                     # the same network without its head
+    assert f_pool.shape == f_test.shape == (8, 3)
+    assert torch.allclose(f_pool, backbone(x), atol=1e-6)
