@@ -14,7 +14,6 @@ forbidden module earns 0. ``partial_credit=False`` gives points only for a full 
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import os
 import secrets
@@ -373,7 +372,7 @@ class Run:
             return _noted(judge.result("missing", located.problem), located.note)
         source = notebook.plain_python(located.cell.source)
         try:
-            ast.parse(source)
+            notebook.parse(source)
         except (SyntaxError, ValueError) as err:
             line = getattr(err, "lineno", None)
             where = f" on line {line}" if line else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,24 @@ def plain_python(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse`` for the grader's threads (``--jobs``).
+
+    CPython 3.11's parser keeps a recursion counter that is not thread-safe: two threads
+    parsing at once can fail with "SystemError: AST constructor recursion depth mismatch".
+    One lock around the parser costs nothing next to running a child process.
+    """
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def defined_functions(source: str) -> list[str]:
     """Names of the functions a cell defines at its top level (a regex when it does not parse)."""
     try:
-        tree = ast.parse(plain_python(source))
+        tree = parse(plain_python(source))
     except (SyntaxError, ValueError):
         return re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source, re.M)
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from cnnlab.grading.notebook import parse
+
 DYNAMIC_MODULES = ("importlib", "imp", "pkgutil", "runpy", "builtins", "zipimport")
 DYNAMIC_NAMES = ("__import__", "__builtins__", "__loader__", "__spec__")
 
@@ -49,7 +51,7 @@ def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[Use]:
     """Every use of a forbidden module or a dynamic import in ``source`` (already plain Python)."""
     if not forbidden:
         return []
-    tree = ast.parse(source)
+    tree = parse(source)
     aliases: dict[str, str] = {}            # local name -> the module or object it stands for
     uses: list[Use] = []
 
