@@ -26,7 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.train import TensorBatches, evaluate, pick_device, random_hflip, set_seed, train_step
+from cnnlab.experiments import parameter_count
+from cnnlab.train import TensorBatches, evaluate, pick_device, set_seed, train_step
 
 __all__ = [
     "freeze", "unfreeze", "count_trainable", "find_head", "replace_head", "FeatureExtractor",
@@ -54,8 +55,8 @@ def unfreeze(module: nn.Module) -> nn.Module:
 
 
 def count_trainable(model: nn.Module) -> int:
-    """Number of parameters an optimizer would update (``requires_grad``). Lesson 07."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters an optimizer would update (``requires_grad``): 0 once frozen. Lesson 07."""
+    return parameter_count(model)
 
 
 def find_head(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
