@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
-    "LITE0_STAGES", "MBConv", "EfficientNetLite", "efficientnet_lite0",
+    "LITE0_STAGES", "SamePad2d", "ConvBNAct", "MBConv", "make_stage", "EfficientNetLite", "efficientnet_lite0",
     "PretrainedWeights", "WEIGHTS", "imagenet_classes", "load_pretrained_state",
     "map_state_dict", "resize_shorter_side", "center_crop", "normalize", "preprocess",
     "imagenet_top_k",
