@@ -537,6 +537,18 @@ class Recipe:
     def augment(self) -> Augment | None:
         return None if self.augment_padding is None else standard_augment(self.augment_padding)
 
+    def fit(self, model: nn.Module, train: Batches, val: Batches | None = None, **overrides) -> History:
+        """``fit`` with this recipe's settings; keyword arguments of ``fit`` override them."""
+        options = dict(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer, scheduler=self.scheduler,
+                       weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
+                       augment=self.augment(), max_seconds=self.max_seconds, amp=self.amp,
+                       channels_last=self.channels_last)
+        return fit(model, train, val, **{**options, **overrides})
+
+    def evaluate(self, model: nn.Module, loader: Batches) -> tuple[float, float]:
+        """``evaluate`` with this recipe's precision and memory layout."""
+        return evaluate(model, loader, amp=self.amp, channels_last=self.channels_last)
+
 
 def _recipes() -> dict[str, Recipe]:
     from cnnlab.models import lenet5, small_resnet, small_vgg
@@ -596,12 +608,10 @@ def train_recipe(name: str, source: str = "auto", epochs: int | None = None, bat
     set_seed(seed)
     train, val, test = fashion_mnist_batches(source, batch_size or recipe.batch_size, val_size, limit, seed)
     model = recipe.build()
-    history = fit(model, train, val, epochs=epochs or recipe.epochs, lr=lr or recipe.lr,
-                  optimizer=recipe.optimizer, scheduler=recipe.scheduler, weight_decay=recipe.weight_decay,
-                  label_smoothing=recipe.label_smoothing, augment=recipe.augment(),
-                  max_seconds=max_seconds if max_seconds is not None else recipe.max_seconds,
-                  amp=recipe.amp, channels_last=recipe.channels_last, progress=progress)
-    _, test_acc = evaluate(model, test, amp=recipe.amp, channels_last=recipe.channels_last)
+    overrides = {key: value for key, value in dict(epochs=epochs, lr=lr, max_seconds=max_seconds).items()
+                 if value is not None}
+    history = recipe.fit(model, train, val, progress=progress, **overrides)
+    _, test_acc = recipe.evaluate(model, test)
     return model, history, test_acc
 
 
