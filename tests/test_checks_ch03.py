@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import numpy as np
 import pytest
 
+from exercise_helpers import solution_functions
+
 from cnnlab.checks import exercises, get, run_exercise
-
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
-
-
-def solution_functions(notebook: str) -> dict:
-    """Run each graded solution cell of a solution notebook on its own; return name -> function."""
-    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
-    found = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            namespace: dict = {}
-            exec(compile(cell.source, meta["grade_id"], "exec"), namespace)
-            found[meta["grade_id"]] = namespace[meta["grade_id"]]
-    return found
-
 
 SOLVED = solution_functions("03_backprop_conv_pool.ipynb")
 
