@@ -249,3 +249,75 @@ def test_main_trains_with_a_tiny_budget(capsys, tmp_path):
 def test_main_rejects_an_unknown_model():
     with pytest.raises(SystemExit):
         train.main(["alexnet"])
+
+
+def test_fashion_mnist_batches_hold_out_a_fixed_validation_set():
+    train_batches, val, test = train.fashion_mnist_batches("sample", batch_size=100, val_size=500, limit=1000)
+    assert (len(train_batches.x), len(val.x), len(test.x)) == (1000, 500, 1000)
+    assert train_batches.x.shape[1:] == (1, 28, 28) and len(train_batches) == 10
+    again = train.fashion_mnist_batches("sample", batch_size=100, val_size=500)[1]
+    assert torch.equal(again.y, val.y)
+    assert train.fashion_mnist_batches("sample", val_size=0)[1] is None
+    with pytest.raises(ValueError, match="val_size"):
+        train.fashion_mnist_batches("sample", val_size=6000)
+
+
+@pytest.mark.parametrize("name", sorted(train.RECIPES))
+def test_every_recipe_builds_a_fashion_mnist_classifier_and_trains(name, batches):
+    recipe = train.RECIPES[name]
+    model = recipe.build()
+    assert model.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    x = torch.randn(64, 1, 28, 28)
+    y = torch.randint(0, 10, (64,))
+    history = recipe.fit(model, TensorBatches(x, y, 32), epochs=1, progress=False)
+    assert len(history) == 1 and history.images == 64
+    loss, acc = recipe.evaluate(model, TensorBatches(x, y, 32))
+    assert loss > 0 and 0 <= acc <= 1
+
+
+def test_recipe_describe_names_every_setting_that_is_on():
+    recipe = train.Recipe(lambda: nn.Linear(1, 1), epochs=10, batch_size=128, lr=0.1, optimizer="sgd",
+                          weight_decay=5e-4, augment=train.standard_augment(2), max_seconds=295, amp=True)
+    text = recipe.describe()
+    for words in ("SGD with Nesterov momentum", "peak learning rate 0.1", "one-cycle", "batches of 128",
+                  "weight decay 0.0005", "random_crop(padding=2) + random_hflip", "at most 10 epochs or 295 s",
+                  "bfloat16"):
+        assert words in text, (words, text)
+    assert "label smoothing" not in text and "channels-last" not in text
+    plain = train.Recipe(lambda: nn.Linear(1, 1), epochs=3, batch_size=64, lr=1e-3, scheduler=None).describe()
+    assert "Adam, peak learning rate 0.001" in plain and "no augmentation" in plain and "3 epochs" in plain
+    assert "at most" not in plain and "weight decay" not in plain
+
+
+class _LeftHalf(nn.Module):
+    """Scores class 0 by the mean of the left half of the image, class 1 by the right half."""
+
+    def forward(self, x):
+        half = x.shape[-1] // 2
+        return torch.stack([x[..., :half].mean((1, 2, 3)), x[..., half:].mean((1, 2, 3))], 1) * 10
+
+
+def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mirror():
+    x = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[:20, ..., :2] += 0.3              # bright on the left: class 0 in one view, class 1 in the mirror
+    y = torch.zeros(40, dtype=torch.long)
+    model = _LeftHalf()
+    logits = model(x)
+    mean_probs = (logits.softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    loss, acc = evaluate(model, TensorBatches(x, y, 16), flips=True)
+    assert loss == pytest.approx(nn.functional.nll_loss(mean_probs.log(), y).item(), rel=1e-5)
+    assert acc == pytest.approx((mean_probs.argmax(1) == y).float().mean().item())
+    single_loss, single_acc = evaluate(model, TensorBatches(x, y, 16))
+    assert single_loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert single_acc != acc            # the two views disagree on the bright-left images
+
+
+def test_a_recipe_with_test_flips_evaluates_with_them():
+    generator = torch.Generator().manual_seed(1)
+    x, y = torch.rand(30, 1, 4, 4, generator=generator), torch.randint(0, 2, (30,), generator=generator)
+    model = _LeftHalf()
+    flipped = train.Recipe(lambda: model, epochs=1, batch_size=8, lr=0.1, test_flips=True)
+    plain = train.Recipe(lambda: model, epochs=1, batch_size=8, lr=0.1)
+    assert flipped.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8), flips=True)
+    assert plain.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8))
+    assert "mirror" in flipped.describe() and "mirror" not in plain.describe()
