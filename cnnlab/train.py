@@ -681,6 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``cnnlab train MODEL [--epochs N] [--full|--sample] [--batch-size B] [--lr LR] [--seed S]``."""
     args = _parser().parse_args(argv)
     print(f"training {args.model} on {pick_device()} (data: {args.source})")
+    print(f"recipe: {RECIPES[args.model].describe()}")
     model, history, test_acc = train_recipe(
         args.model, args.source, args.epochs, args.batch_size, args.lr, args.max_seconds, args.seed,
         args.val_size, args.limit, progress=not args.no_progress)

@@ -240,7 +240,7 @@ def test_main_trains_with_a_tiny_budget(capsys, tmp_path):
                        "--val-size", "200", "--no-progress", "--save", str(tmp_path / "lenet.pt")])
     out = capsys.readouterr().out
     assert code == 0
-    assert "epoch  1.00" in out and "val loss" in out
+    assert "epoch  1.00" in out and "val loss" in out and "recipe: Adam, peak learning rate 0.003" in out
     accuracy = float(out.split("test accuracy:")[1].split()[0])
     assert 0.3 < accuracy <= 1.0                      # 512 images, one epoch: well above chance
     assert (tmp_path / "lenet.pt").exists()
