@@ -7,27 +7,13 @@ import pytest
 
 from exercise_helpers import solution_functions
 
-from cnnlab.checks import exercises, get, run_exercise
+from cnnlab.checks import get, run_exercise
 
 SOLVED = solution_functions("03_backprop_conv_pool.ipynb")
 
 
 def verdict(name, fn):
     return run_exercise(get(name), fn)
-
-
-@pytest.mark.parametrize("name", ["conv_backward", "maxpool_forward", "maxpool_backward", "avgpool_backward"])
-def test_solution_passes_and_stub_is_not_implemented(name):
-    assert verdict(name, SOLVED[name]).status == "passed"
-
-    def stub(**kwargs):
-        raise NotImplementedError(f"{name}: write your solution here")
-
-    assert verdict(name, stub).status == "not implemented"
-
-
-def test_every_exercise_has_a_solution_cell():
-    assert set(exercises("03")) == set(SOLVED)
 
 
 # --------------------------------------------------------------------------- conv_backward

@@ -1,57 +1,12 @@
 """Lesson 04 exercises: the reference passes, stubs are "not implemented", classic mistakes fail with a hint."""
 
-from pathlib import Path
-
-import nbformat
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from cnnlab.checks import get, run_exercise
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def notebook_function(path: Path, name: str):
-    """Execute the cell whose nbgrader grade_id is ``name`` on its own and return ``name`` from it."""
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade_id") == name]
-    assert len(cells) == 1, f"{path.name}: expected one cell with grade_id {name!r}"
-    namespace: dict = {}
-    exec(compile(cells[0].source, f"{path.name}:{name}", "exec"), namespace)
-    return namespace[name]
-
-
-def assert_passes(name, fn):
-    result = run_exercise(get(name), fn)
-    assert result.status == "passed", result.line()
-
-
-def assert_fails(name, fn, hint=None):
-    result = run_exercise(get(name), fn)
-    assert result.status in ("wrong", "error"), result.line()
-    if hint is not None:
-        assert hint in result.message, result.message
-
-
-NAMES = ["lenet_classic", "shift_right", "confusion_matrix"]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name):
-    assert_passes(name, get(name).reference)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_notebook_passes(name):
-    assert_passes(name, notebook_function(ROOT / "solutions" / "04_lenet.ipynb", name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_exercise_stub_is_not_implemented(name):
-    stub = notebook_function(ROOT / "exercises" / "04_lenet.ipynb", name)
-    assert run_exercise(get(name), stub).status == "not implemented"
+from cnnlab.checks import get
+from exercise_helpers import assert_fails, assert_passes
 
 
 # --------------------------------------------------------------------------- LeNet-5

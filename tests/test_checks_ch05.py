@@ -4,26 +4,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from cnnlab.checks import get, run_exercise
-from test_checks_ch04 import ROOT, assert_fails, assert_passes, notebook_function
-
-NAMES = ["vgg_block", "batchnorm_forward", "dropout_forward"]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name):
-    assert_passes(name, get(name).reference)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_notebook_passes(name):
-    assert_passes(name, notebook_function(ROOT / "solutions" / "05_vgg.ipynb", name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_exercise_stub_is_not_implemented(name):
-    stub = notebook_function(ROOT / "exercises" / "05_vgg.ipynb", name)
-    assert run_exercise(get(name), stub).status == "not implemented"
+from exercise_helpers import assert_fails
 
 
 # --------------------------------------------------------------------------- VGG block

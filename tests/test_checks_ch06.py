@@ -5,25 +5,7 @@ from torch import nn
 
 from cnnlab.checks import get, run_exercise
 from cnnlab.checks.ch06 import _count_by_formula
-from test_checks_ch04 import ROOT, assert_fails, assert_passes, notebook_function
-
-NAMES = ["residual_block", "resnet_param_count"]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name):
-    assert_passes(name, get(name).reference)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_notebook_passes(name):
-    assert_passes(name, notebook_function(ROOT / "solutions" / "06_resnet.ipynb", name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_exercise_stub_is_not_implemented(name):
-    stub = notebook_function(ROOT / "exercises" / "06_resnet.ipynb", name)
-    assert run_exercise(get(name), stub).status == "not implemented"
+from exercise_helpers import assert_fails, assert_passes
 
 
 # --------------------------------------------------------------------------- residual block

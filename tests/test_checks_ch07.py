@@ -1,34 +1,15 @@
 """Lesson 07 exercises: the reference passes, stubs are "not implemented", classic mistakes fail with a hint."""
 
-import pytest
 import torch
 from torch import nn
 
-from cnnlab.checks import get, run_exercise
+from cnnlab.checks import exercises, get, run_exercise
 from cnnlab.models import efficientnet_lite0
-from test_checks_ch04 import ROOT, assert_fails, assert_passes, notebook_function
-
-NAMES = ["freeze_and_replace_head", "trainable_after_freezing", "finetune_optimizer"]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name):
-    assert_passes(name, get(name).reference)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_notebook_passes(name):
-    assert_passes(name, notebook_function(ROOT / "solutions" / "07_transfer_learning.ipynb", name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_exercise_stub_is_not_implemented(name):
-    stub = notebook_function(ROOT / "exercises" / "07_transfer_learning.ipynb", name)
-    assert run_exercise(get(name), stub).status == "not implemented"
+from exercise_helpers import assert_fails, assert_passes
 
 
 def test_exercises_forbid_the_lesson_helpers():
-    assert all(get(name).forbidden == ("cnnlab.transfer",) for name in NAMES)
+    assert all(ex.forbidden == ("cnnlab.transfer",) for ex in exercises("07").values())
 
 
 # --------------------------------------------------------------------------- freeze + new head
