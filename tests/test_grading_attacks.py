@@ -333,10 +333,7 @@ def leftover_processes(marker: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def attack_run(tmp_path_factory):
-    try:
-        solution = helpers.solution_notebook("01")
-    except FileNotFoundError:
-        pytest.skip("chapter 01 has no solution notebook yet")
+    solution = helpers.solution_notebook("01")
     import cnnlab.layers
 
     base = helpers.load(solution)
