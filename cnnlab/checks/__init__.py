@@ -42,10 +42,16 @@ class Exercise:
         reference: computes the expected result from the same keywords.
         probe: turns what the learner's function returns into plain values (e.g. a module
             into its parameter count and output shape); runs where the learner's code runs.
-        diagnose: ``(case, got, expected) -> hint or None`` for a classic mistake.
+        diagnose: ``(case, got, expected) -> Mistake or None``: recognises a classic mistake.
         forbidden: modules the learner's cell may not import or use (the grader enforces it).
         rtol, atol: tolerance of the value comparison.
         description: one line for reports.
+        accept: ``(case, got, expected) -> Verdict`` replaces the value comparison, for an
+            answer judged on what it achieves (an accuracy reached, a gradient that agrees)
+            rather than on matching the reference's numbers.
+        uses: other exercises of the same chapter whose cells the grader runs first, in the
+            same sandboxed process (the capstone builds on the learner's own layers).
+        timeout: seconds the grader allows this exercise (``None``: the run's limit).
     """
 
     name: str
@@ -54,11 +60,29 @@ class Exercise:
     cases: Callable[[np.random.Generator], list[Case]]
     reference: Callable[..., Any]
     probe: Callable[[Any, Case], Any] | None = None
-    diagnose: Callable[[Case, Any, Any], str | None] | None = None
+    diagnose: Callable[[Case, Any, Any], Mistake | None] | None = None
     forbidden: tuple[str, ...] = ()
     rtol: float = 1e-6
     atol: float = 1e-8
     description: str = ""
+    accept: Callable[[Case, Any, Any], Verdict] | None = None
+    uses: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake that ``Exercise.diagnose`` recognised in a wrong answer.
+
+    Attributes:
+        label: short and stable, counted in a class summary ("dx: kernel not rotated").
+        nudge: where to look, without naming the cause (shown on a first failing check).
+        hint: the cause and how to fix it (shown when asked for, or on the next failure).
+    """
+
+    label: str
+    nudge: str
+    hint: str
 
 
 @dataclass
@@ -193,6 +217,20 @@ def compare(got: Any, expected: Any, rtol: float = 1e-6, atol: float = 1e-8, wha
     return Verdict(True)
 
 
+def judge_answer(ex: Exercise, case: Case, got: Any, expected: Any) -> Verdict:
+    """The exercise's own acceptance test when it has one, else the value comparison."""
+    if ex.accept is not None:
+        return ex.accept(case, got, expected)
+    return compare(got, expected, ex.rtol, ex.atol)
+
+
+def hint_text(found: Mistake | str | None) -> str | None:
+    """The hint of a diagnosed mistake."""
+    if found is None or isinstance(found, str):
+        return found or None
+    return found.hint
+
+
 def _call(ex: Exercise, fn: Callable, case: Case) -> Any:
     result = fn(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()})
     return ex.probe(result, case) if ex.probe else result
@@ -213,11 +251,11 @@ def run_exercise(ex: Exercise, fn: Callable, seed: int | None = 0) -> CheckResul
         except Exception as err:          # the learner's code failed: say how, not a traceback
             failures.append(f"case {i}: raised {type(err).__name__}: {err}")
             continue
-        verdict = compare(got, expected, ex.rtol, ex.atol)
+        verdict = judge_answer(ex, case, got, expected)
         if verdict.ok:
             passed += 1
             continue
-        hint = ex.diagnose(case, got, expected) if ex.diagnose else None
+        hint = hint_text(ex.diagnose(case, got, expected)) if ex.diagnose else None
         failures.append(f"case {i}: {verdict.message}" + (f": {hint}" if hint else ""))
     if passed == len(cases):
         return CheckResult(ex.name, passed, len(cases), "passed")
@@ -252,5 +290,5 @@ def check(fn: Callable, name: str | None = None, seed: int | None = 0) -> CheckR
     return result
 
 
-__all__ = ["Exercise", "CheckResult", "Verdict", "check", "compare", "as_plain", "exercises", "get",
+__all__ = ["Exercise", "Mistake", "CheckResult", "Verdict", "judge_answer", "check", "compare", "as_plain", "exercises", "get",
            "chapters", "run_exercise"]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab import checks
-from cnnlab.checks import Exercise, as_plain, compare
+from cnnlab.checks import Exercise, as_plain, hint_text, judge_answer
 from cnnlab.grading import notebook, scan
 from cnnlab.grading.sandbox import (BadResult, ChildRun, Isolation, Limits, Sandbox, detect_isolation,
                                     load_result, module_files, tree_arrays)
@@ -306,7 +306,7 @@ class Judge:
         inputs = f" (inputs: {_case_inputs(case)})"
         if outcome.get("ok"):
             got = tree_arrays(outcome["tree"], arrays)
-            verdict = compare(got, expected, self.ex.rtol, self.ex.atol)
+            verdict = judge_answer(self.ex, case, got, expected)
             if verdict.ok:
                 return "passed", "passed", f"passed{inputs}"
             hint = self.hint(case, got, expected)
@@ -326,7 +326,7 @@ class Judge:
         if not self.ex.diagnose:
             return None
         try:
-            hint = self.ex.diagnose(case, got, expected)
+            hint = hint_text(self.ex.diagnose(case, got, expected))
         except Exception:                   # noqa: BLE001 - a hint that fails is no hint
             return None
         return str(hint)[:300] if hint else None
