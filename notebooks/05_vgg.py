@@ -32,10 +32,12 @@ from torch import nn
 import cnnlab
 from cnnlab.models import VGG_CONFIGS, small_vgg, vgg16
 from cnnlab.models.vgg import vgg_features
-from cnnlab.models.gallery import alexnet
+from cnnlab.models.alexnet import alexnet
 from cnnlab.shapes import conv_params, receptive_field, summary
-from cnnlab.train import (RECIPES, evaluate, fashion_mnist_batches, random_crop, random_hflip, set_seed,
-                          standard_augment)
+from cnnlab.augment import random_crop, random_hflip, standard_augment
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.recipes import RECIPES
+from cnnlab.train import evaluate, set_seed
 from cnnlab.variants import Comparison, compare_variants
 from cnnlab.viz import plot_history, plot_parameter_share, plot_receptive_field
 

@@ -34,9 +34,11 @@ from torch import nn
 
 import cnnlab
 from cnnlab.experiments.ch06 import gradient_norms
-from cnnlab.models import RESNET_STAGES, BasicBlock, resnet18, small_resnet
+from cnnlab.models import RESNET_LAYOUTS, BasicBlock, resnet18, small_resnet
 from cnnlab.shapes import summary
-from cnnlab.train import RECIPES, fashion_mnist_batches, set_seed
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.recipes import RECIPES
+from cnnlab.train import set_seed
 from cnnlab.variants import compare_variants
 from cnnlab.viz import plot_history
 
@@ -215,10 +217,10 @@ assert len(convs) + 1 == 18
 # **bottleneck** (1×1 conv to shrink the channels, 3×3, 1×1 to expand them ×4: three layers per block).
 
 # %%
-for name, blocks in RESNET_STAGES.items():
-    per_block = 3 if name in ("resnet50", "resnet101", "resnet152") else 2
-    print(f"{name:9s} blocks per stage {blocks}: {per_block} · {sum(blocks)} + 2 = {per_block * sum(blocks) + 2} layers")
-assert 3 * sum(RESNET_STAGES["resnet152"]) + 2 == 152
+for name, layout in RESNET_LAYOUTS.items():
+    blocks, per_block = list(layout.stages), layout.block.convs
+    print(f"{name:9s} blocks per stage {blocks}: {per_block} · {sum(blocks)} + 2 = {layout.depth} layers")
+assert RESNET_LAYOUTS["resnet152"].depth == 3 * sum(RESNET_LAYOUTS["resnet152"].stages) + 2 == 152
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A small ResNet on Fashion-MNIST

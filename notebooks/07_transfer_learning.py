@@ -31,9 +31,8 @@ from cnnlab.common import parameter_count
 from cnnlab.data import photo
 from cnnlab.experiments import ch07
 from cnnlab.models import LITE0_STAGES, EfficientNetLite, efficientnet_lite0
-from cnnlab.models.efficientnet import (WEIGHTS, center_crop, imagenet_classes, imagenet_top_k, normalize,
-                                        preprocess, resize_shorter_side)
-from cnnlab.models.gallery import compound_scaling, scaled_channels, scaled_repeats
+from cnnlab.models.efficientnet import (WEIGHTS, center_crop, compound_scaling, imagenet_classes, imagenet_top_k,
+                                        normalize, preprocess, resize_shorter_side, scaled_channels, scaled_repeats)
 from cnnlab.train import set_seed
 from cnnlab.viz import grad_cam, plot_feature_maps, plot_filters, saliency, show_heatmap
 

@@ -321,7 +321,7 @@ for name, build in builders.items():
     print(f"{name:<16} {s.total_params:>8,} parameters  {s.total_macs / 1e6:5.1f} M MACs per image")
 
 # %% slideshow={"slide_type": "subslide"}
-from cnnlab.train import TensorBatches, fashion_mnist_batches
+from cnnlab.batches import TensorBatches, fashion_mnist_batches
 from cnnlab.variants import compare_variants
 
 if QUICK:   # seconds on part of the bundled sample: a smoke test, not a result

@@ -21,20 +21,11 @@ from cnnlab.models.efficientnet import preprocess
 from cnnlab.viz import grad_cam, saliency, show_heatmap
 
 
-@pytest.fixture(scope="module")
-def pretrained():
-    return efficientnet_lite0(weights="imagenet")
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 # --------------------------------------------------------------------------- freeze / heads
 
-def test_freeze_and_unfreeze_count_trainable():
+def test_freeze_and_unfreeze_count_trainable(n_params):
     net = lenet5(variant="modern")
-    assert parameter_count(net, trainable_only=True) == count(net) == 62_158
+    assert parameter_count(net, trainable_only=True) == n_params(net) == 62_158
     transfer.freeze(net)
     assert parameter_count(net, trainable_only=True) == 0
     transfer.unfreeze(net[-1])
@@ -68,11 +59,11 @@ def test_replace_head_keeps_the_width_and_changes_the_outputs():
         transfer.replace_head(net, 0)
 
 
-def test_feature_extractor_trains_only_the_head_and_keeps_the_original(pretrained):
+def test_feature_extractor_trains_only_the_head_and_keeps_the_original(pretrained, n_params):
     before = pretrained.classifier.weight.clone()
     fe = transfer.feature_extractor(pretrained, 4)
     assert parameter_count(fe, trainable_only=True) == 1280 * 4 + 4
-    assert parameter_count(pretrained, trainable_only=True) == count(pretrained)  # the original is untouched
+    assert parameter_count(pretrained, trainable_only=True) == n_params(pretrained)  # the original is untouched
     assert torch.equal(pretrained.classifier.weight, before)
     x = torch.randn(3, 3, 64, 64)
     assert fe.backbone(x).shape == (3, 1280)

@@ -5,7 +5,7 @@ import torch
 
 from cnnlab import variants as ex
 from cnnlab.models import lenet5
-from cnnlab.train import TensorBatches
+from cnnlab.batches import TensorBatches
 
 
 # --------------------------------------------------------------------------- compare_variants

@@ -32,7 +32,7 @@ def _inception_cases(rng):
 
 
 def _inception_ref(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
-    from cnnlab.models.gallery import inception_block    # imported here: learners may not import it
+    from cnnlab.models.inception import inception_block    # imported here: learners may not import it
 
     return inception_block(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
 
@@ -133,7 +133,7 @@ def _scaling_cases(rng):
 
 
 def _scaling_ref(phi, alpha, beta, gamma, base_resolution):
-    from cnnlab.models.gallery import compound_scaling
+    from cnnlab.models.efficientnet import compound_scaling
 
     s = compound_scaling(phi, alpha, beta, gamma, base_resolution)
     return s.depth, s.width, np.int64(s.resolution)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.train import TensorBatches, evaluate
+from cnnlab.batches import TensorBatches
+from cnnlab.train import evaluate
 
 
 def shift_images(x: torch.Tensor, dx: int = 0, dy: int = 0, fill: float | None = None) -> torch.Tensor:

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.train import TensorBatches, evaluate, pick_device, set_seed, train_step
+from cnnlab.augment import Augment, standard_augment
+from cnnlab.batches import RandomBatches, TensorBatches, class_balanced_indices
+from cnnlab.train import FitConfig, evaluate, fit, set_seed
 from cnnlab.transfer import GreyToRGB, extract_features, feature_extractor, finetune_param_groups, replace_head
 
 # --------------------------------------------------------------------------- data
@@ -70,15 +72,8 @@ def texture_patches(per_class: int, part: str = "train", size: int = 64,
 
 
 def few_labels(y: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
-    """Indices of ``per_class`` random examples of every class: a small labelled set. Lesson 07."""
-    g = torch.Generator().manual_seed(seed)
-    picks = []
-    for c in torch.unique(y):
-        members = torch.nonzero(y == c).flatten()
-        if len(members) < per_class:
-            raise ValueError(f"few_labels: class {int(c)} has {len(members)} examples, fewer than {per_class}")
-        picks.append(members[torch.randperm(len(members), generator=g)[:per_class]])
-    return torch.cat(picks)
+    """Indices (a tensor) of ``per_class`` random examples of every class: a small labelled set. Lesson 07."""
+    return torch.from_numpy(class_balanced_indices(y, per_class, seed))
 
 
 @dataclass
@@ -108,7 +103,6 @@ def _imagenet_on_grey(size: int | None = None) -> Callable[[], nn.Module]:
 def texture_task(pool_per_class: int = 100, test_per_class: int = 60, size: int = 64) -> TransferTask:
     """Texture patches of six photos; scratch = LeNet-5 (modern), pretrained = ImageNet EfficientNet-Lite0. Lesson 07."""
     from cnnlab.models import lenet5
-    from cnnlab.train import standard_augment
 
     x_pool, y_pool = texture_patches(pool_per_class, "train", size)
     x_test, y_test = texture_patches(test_per_class, "test", size)
@@ -122,11 +116,10 @@ def fashion_task(pool_per_class: int = 100, test_per_class: int = 100, source: s
     """Fashion-MNIST; scratch = LeNet-5 (modern), pretrained = ImageNet EfficientNet-Lite0 on images resized to ``size``. Lesson 07."""
     from cnnlab.data import load_fashion_mnist, to_tensors
     from cnnlab.models import lenet5
-    from cnnlab.train import standard_augment
 
     def first_per_class(split: str, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = load_fashion_mnist(split, source)
-        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(10)])
+        keep = class_balanced_indices(labels, per_class)
         return to_tensors(images[keep], labels[keep])
 
     x_pool, y_pool = first_per_class("train", pool_per_class)
@@ -155,26 +148,23 @@ class Budget:
 
 
 def train_steps(model: nn.Module, params, x: torch.Tensor, y: torch.Tensor, steps: int,
-                batch_size: int = 32, augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                batch_size: int = 32, augment: Augment | None = None,
                 device: torch.device | None = None) -> nn.Module:
-    """Adam for ``steps`` steps on random mini-batches of (x, y). Lesson 07.
+    """Adam for ``steps`` steps on random mini-batches of (x, y), with ``cnnlab.train.fit``. Lesson 07.
 
     Args:
         model: the network (moved to ``device``).
-        params: what Adam updates: parameters, or groups with their own ``lr``
-            (e.g. ``finetune_param_groups``).
+        params: what Adam updates: groups with their own ``lr`` (e.g. ``finetune_param_groups``).
         x: inputs (N, ...), y: labels (N,).
         steps: number of updates.
         batch_size: examples per step (all of them when there are fewer).
         augment: applied to each batch of images.
+
+    Returns:
+        ``model``, trained, in eval mode.
     """
-    device = device or pick_device()
-    model.to(device).train()
-    opt = torch.optim.Adam(params)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (min(batch_size, len(x)),))
-        xb = x[idx] if augment is None else augment(x[idx])
-        train_step(model, opt, xb.to(device), y[idx].to(device))
+    fit(model, RandomBatches(x, y, batch_size, steps), config=FitConfig(epochs=1, augment=augment),
+        params=params, device=device, progress=False)
     return model.eval()
 
 

@@ -74,7 +74,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "0.95% test error on MNIST digits (0.8% with distorted training images)",
         "conv-pool-conv-pool-FC: convolutions learned by backprop"),
     Architecture(
-        "AlexNet", 2012, "cnnlab.models.gallery.alexnet", (3, 224, 224), 56.5, TORCHVISION,
+        "AlexNet", 2012, "cnnlab.models.alexnet.alexnet", (3, 224, 224), 56.5, TORCHVISION,
         "59.3% top-1 on ILSVRC-2012 val, one CNN averaging 10 crops (62.5% on ILSVRC-2010 test)",
         "ReLU, dropout and GPUs at ImageNet scale"),
     Architecture(
@@ -82,7 +82,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "74.4% top-1 on ILSVRC-2012 val, one net, dense evaluation at one scale (Q=384)",
         "only 3×3 convs, stacked deep"),
     Architecture(
-        "GoogLeNet", 2014, "cnnlab.models.gallery.googlenet", (3, 224, 224), 69.8,
+        "GoogLeNet", 2014, "cnnlab.models.inception.googlenet", (3, 224, 224), 69.8,
         TORCHVISION + " (batch-normalised version)",
         "top-5 only: 89.9% for one model and one crop; 93.3% for 7 models × 144 crops (ILSVRC-2014 winner)",
         "parallel 1×1/3×3/5×5/pool branches with 1×1 bottlenecks"),
