@@ -16,41 +16,47 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Test module (without "test_" and ".py") -> the lessons it tests. A module of the course's
-# infrastructure (packaging, grader, exercise pipeline, slides) tests every lesson's material
-# and carries no lesson marker.
+# Test module (without "test_" and ".py") -> the lessons whose code it tests. A module of the
+# course's infrastructure (packaging, grader, exercise pipeline, notebooks, slides) carries no
+# lesson marker; tests parametrized by exercise (test_checks_references, test_exercise_notebooks)
+# mark each case with its exercise's lesson.
 LESSONS: dict[str, tuple[str, ...]] = {
+    "data": ("00", "04"),
     "layers": ("01", "03"),
     "checks_ch01": ("01",),
+    "widgets": ("01", "02", "04"),
     "shapes": ("02",),
     "checks_ch02": ("02",),
     "gradcheck": ("03",),
     "numpy_cnn": ("03",),
     "checks_ch03": ("03",),
-    "data": ("00", "04"),
+    "common": ("02", "04", "05", "06", "07", "08"),
     "models_lenet": ("04",),
-    "train": ("04", "05"),
+    "batches": ("04", "07"),
+    "train": ("04",),
+    "optim": ("04", "05"),
+    "cli": ("04",),
     "experiments_ch04": ("04",),
     "checks_ch04": ("04",),
-    "common": ("04", "05", "06", "07", "08"),
     "variants": ("04", "05", "06", "08"),
+    "recipes": ("04", "05", "06"),
+    "bench_models": ("04", "05", "06"),
+    "augment": ("05",),
     "models_vgg": ("05",),
+    "models_alexnet": ("05", "08"),
     "checks_ch05": ("05",),
+    "models_blocks": ("06", "07", "08"),
     "models_resnet": ("06",),
     "experiments_ch06": ("06",),
     "checks_ch06": ("06",),
     "models_efficientnet": ("07", "08"),
     "transfer": ("07",),
-    "attribution": ("07",),
+    "viz_attribution": ("07",),
     "experiments_ch07": ("07",),
     "checks_ch07": ("07",),
-    "models_blocks": ("06", "07", "08"),
-    "models_alexnet": ("05", "08"),
     "models_inception": ("08",),
     "experiments_ch08": ("08",),
     "checks_ch08": ("08",),
-    "bench_models": ("04", "05", "06"),
-    "widgets": ("01", "02", "04"),
 }
 
 
