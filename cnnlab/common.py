@@ -16,7 +16,7 @@ process that has not loaded torch (and may never need to).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -75,7 +75,7 @@ def _mode(model: Any, training: bool) -> Iterator[Any]:
             module.training = flag
 
 
-def evaluating(model: Any) -> Iterator[Any]:
+def evaluating(model: Any) -> AbstractContextManager[Any]:
     """Put ``model`` in eval mode for a ``with`` block, then give every module its own flag back. Lessons 02, 04-08.
 
     ``model.train(flag)`` afterwards would set all children alike and wake a batch norm that
@@ -91,7 +91,7 @@ def evaluating(model: Any) -> Iterator[Any]:
     return _mode(model, False)
 
 
-def training(model: Any) -> Iterator[Any]:
+def training(model: Any) -> AbstractContextManager[Any]:
     """Put ``model`` in training mode for a ``with`` block, then restore every module's flag. Lesson 06.
 
     The counterpart of ``evaluating``, for a measurement that needs training behaviour (batch

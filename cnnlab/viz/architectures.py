@@ -5,13 +5,18 @@ The first two draw a ``Gallery``, the comparison table of ``cnnlab.experiments.c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from cnnlab.experiments.ch08 import Gallery
 
 __all__ = ["plot_accuracy_vs_cost", "plot_cost_split", "draw_inception_block"]
 
 
-def plot_accuracy_vs_cost(gallery) -> Figure:
+def plot_accuracy_vs_cost(gallery: "Gallery") -> Figure:
     """ImageNet top-1 against MACs (left) and against parameters (right), log-scaled. Lesson 08.
 
     Networks without an ImageNet accuracy (LeNet-5) are left out.
@@ -36,7 +41,7 @@ def plot_accuracy_vs_cost(gallery) -> Figure:
     return fig
 
 
-def plot_cost_split(gallery) -> Figure:
+def plot_cost_split(gallery: "Gallery") -> Figure:
     """For each network, the share of parameters and of MACs in conv vs fully connected layers. Lesson 08."""
     from cnnlab.experiments.ch08 import macs_by_kind, parameters_by_kind
 
