@@ -59,7 +59,8 @@ class Exercise:
         probe: turns what the learner's function returns into plain values (e.g. a module
             into its parameter count and output shape); runs where the learner's code runs,
             so it is named (a ``Probe``), never a function of this package.
-        diagnose: ``(case, got, expected) -> Mistake or None``: recognises a classic mistake.
+        diagnose: ``(case, got, expected) -> Mistake or None``: recognises a classic mistake;
+            for an exercise with a probe, ``case["probe"]`` is the ``Probe`` that made ``got``.
         forbidden: modules the learner's cell may not import or use (the grader enforces it).
         rtol, atol: tolerance of the value comparison.
         description: one line for reports.
@@ -115,6 +116,10 @@ class Probe:
     def spec(self) -> dict:
         """What the sandbox's fork server needs to build the probe: the factory's name and arguments."""
         return {"name": self.function, "args": dict(self.args)}
+
+    def reseeded(self, seed: int) -> Probe:
+        """The same probe drawing its inputs and weights from ``seed`` (the grader's fresh draw)."""
+        return Probe(self.function, tuple((k, v) for k, v in self.args if k != "seed") + (("seed", seed),), self.file)
 
     def resolve(self) -> Callable[[Any, Case], Any]:
         path = self.path
@@ -373,6 +378,8 @@ def diagnosis(ex: Exercise, case: Case, got: Any, expected: Any) -> Mistake | No
     """The classic mistake ``ex`` recognises in a wrong answer, or None (a failing diagnosis is none)."""
     if ex.diagnose is None:
         return None
+    if ex.probe is not None:
+        case = dict(case, probe=ex.probe)
     try:
         found = ex.diagnose(case, got, expected)
     except Exception:                     # noqa: BLE001 - a hint that fails is no hint

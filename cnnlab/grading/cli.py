@@ -2,23 +2,28 @@
 
     cnnlab grade SUBMISSION.ipynb [SUBMISSION ...] [--chapter NN] [--out DIR]
                  [--format text|json|csv|gradescope] [--timeout SECONDS] [--jobs N] [--memory MB]
-                 [--seed N] [--show-details] [--no-partial-credit] [--sandbox-user USER]
+                 [--seed N] [--show-details] [--no-partial-credit] [--unsafe-no-isolation]
     cnnlab grade bundle --chapter NN -o autograder.zip [--timeout SECONDS] [--memory MB]
                  [--show-details] [--no-partial-credit]
 
 Exit code: 0 when every submission was graded (whatever it scored), 1 when the grader
-itself failed on one, 2 for a usage error.
+itself failed on one, 2 for a usage error or when the host cannot isolate learner code
+(the message says what is missing; ``--unsafe-no-isolation`` grades anyway and every
+report says so).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import signal
 import sys
 from pathlib import Path
 
 from cnnlab.grading import report as reports
 from cnnlab.grading.grader import GradeConfig, Report, grade, normal_chapter
-from cnnlab.grading.sandbox import Limits
+from cnnlab.grading.sandbox import UNSAFE_FLAG, Limits, SandboxRefused
 
 OUT_NAMES = {"text": "grades.txt", "json": "grades.json", "csv": "grades.csv"}
 
@@ -60,8 +65,9 @@ def grade_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=reports.FORMATS, default="text")
     parser.add_argument("--jobs", type=_positive(int), default=1, help="submissions graded in parallel")
     parser.add_argument("--seed", type=int, help="seed of the test inputs (default: fresh each run)")
-    parser.add_argument("--sandbox-user", help="user that runs learner code when grading as root "
-                                               "(default: $CNNLAB_SANDBOX_USER or nobody; 'none' keeps root)")
+    parser.add_argument(UNSAFE_FLAG, dest="unsafe", action="store_true",
+                        help="grade even where this host cannot isolate learner code (trusted submissions only; "
+                             "every report says so)")
     _limits_and_policy(parser)
     return parser
 
@@ -77,8 +83,17 @@ def bundle_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def folder_name(student: str) -> str:
+    """A student name made into one safe folder name: letters, digits, ``._-`` only, never ``.`` or ``..``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._") or "submission"
+    return name[:100]
+
+
 def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
-    """Print the report, or write it into ``out`` (gradescope: results.json, one folder per learner if several)."""
+    """Print the report, or write it into ``out`` (gradescope: results.json, one folder per learner if several).
+
+    Every folder written is inside ``out``, and two learners never share one.
+    """
     if out is None:
         sys.stdout.write(reports.render(report, fmt))
         return []
@@ -87,11 +102,20 @@ def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
         path = out / OUT_NAMES[fmt]
         path.write_text(reports.render(report, fmt), encoding="utf-8")
         return [path]
-    import json
-
-    written = []
+    written: list[Path] = []
+    taken: set[str] = set()
+    base = out.resolve()
     for sub in report.submissions:
-        folder = out if len(report.submissions) == 1 else out / sub.student.replace("/", "_")
+        folder = base
+        if len(report.submissions) > 1:
+            name, n = folder_name(sub.student), 1
+            while name.lower() in taken:
+                n += 1
+                name = f"{folder_name(sub.student)}-{n}"
+            taken.add(name.lower())
+            folder = base / name
+        if folder.resolve().parent != base and folder.resolve() != base:
+            raise ValueError(f"refusing to write outside {base}: {folder}")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "results.json"
         path.write_text(json.dumps(reports.gradescope_results(sub, report), indent=2) + "\n", encoding="utf-8")
@@ -113,25 +137,44 @@ def _bundle(argv: list[str]) -> int:
     return 0
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C: the finally blocks remove the sandbox's folders and servers."""
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cnnlab grade``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "bundle":
             return _bundle(argv[1:])
+        if argv and argv[0] == "nbgrader":
+            from cnnlab.grading import gradebook
+
+            return gradebook.main(argv[1:])
         args = grade_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     config = GradeConfig(chapter=args.chapter, limits=Limits(timeout=args.timeout, memory_mb=args.memory),
                          jobs=args.jobs, seed=args.seed, show_details=args.show_details,
-                         partial_credit=args.partial_credit, sandbox_user=args.sandbox_user,
-                         secret_paths=[str(args.out)] if args.out else [])
-    result = grade(args.submissions, config)
+                         partial_credit=args.partial_credit, unsafe=args.unsafe,
+                         hidden=[str(args.out)] if args.out else [])
+    _stop_on_sigterm()
+    try:
+        result = grade(args.submissions, config)
+    except SandboxRefused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for path in write_report(result, args.format, args.out):
         print(f"wrote {path}", file=sys.stderr)
     if args.out is not None:
         total = len(result.submissions)
         print(f"graded {total} submission(s), seed {result.seed}", file=sys.stderr)
+    if result.isolation.unsafe:
+        print(f"warning: {reports.isolation_statement(result)}", file=sys.stderr)
     return 1 if any(s.grader_error for s in result.submissions) else 0
 
 

@@ -18,6 +18,7 @@ notebook whose metadata names another chapter gets an error row, not a guess.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import secrets
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from cnnlab import checks
-from cnnlab.checks import Exercise, Mistake, as_plain, judge_answer
+from cnnlab.checks import Exercise, Mistake, as_plain, diagnosis, judge_answer
 from cnnlab.common import FailureKind, Outcome
 from cnnlab.grading import notebook, scan
 from cnnlab.grading.sandbox import (BadResult, ChildRun, Isolation, Limits, Sandbox, SandboxRefused, ServerDied,
@@ -211,18 +212,33 @@ def _same_case(a: dict, b: dict) -> bool:
 
 
 def fresh_cases(ex: Exercise, seed: int) -> tuple[list[dict], int]:
-    """The cases of ``seed`` that a second, independent draw does not repeat; and how many were fixed."""
+    """The cases of ``seed`` that independent draws do not repeat, and how many were fixed.
+
+    A case that two other seeds draw identically is a worked example from the lesson: a
+    lookup table could answer it, so it earns no credit. An exercise with a probe is fresh
+    whatever its cases, because the probe's inputs and weights are drawn from the run's seed.
+    """
     name = zlib.crc32(ex.name.encode())
     cases = ex.cases(np.random.default_rng(np.random.SeedSequence([seed, name])))
-    other = ex.cases(np.random.default_rng(np.random.SeedSequence([seed, name, 1])))
-    fresh = [c for i, c in enumerate(cases) if not (i < len(other) and _same_case(c, other[i]))]
+    if ex.probe is not None:
+        return cases, 0
+    others = [ex.cases(np.random.default_rng(np.random.SeedSequence([seed, name, k]))) for k in (1, 2)]
+    fresh = [c for i, c in enumerate(cases)
+             if not all(i < len(other) and _same_case(c, other[i]) for other in others)]
     if not fresh:
         raise ValueError(f"exercise {ex.name} draws no fresh cases: every case is fixed")
     return fresh, len(cases) - len(fresh)
 
 
+def probe_seed(ex: Exercise, seed: int) -> int:
+    """The seed of the probe's inputs and weights in this run (the same in the parent and the child)."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(ex.name.encode()), 7]).generate_state(1)[0] % (1 << 31))
+
+
 def prepare(ex: Exercise, seed: int, folder: Path) -> Prepared:
-    cases, fixed = fresh_cases(ex, seed)
+    if ex.probe is not None:
+        ex = dataclasses.replace(ex, probe=ex.probe.reseeded(probe_seed(ex, seed)))
+    cases, fixed = fresh_cases(ex, seed)        # the probe's seed is fresh: Prepared keeps this exercise
     arrays: dict = {}
     schema = [encode_case(case, i, arrays) for i, case in enumerate(cases)]
     inputs = folder / f"inputs-{ex.name}.npz"
@@ -239,9 +255,8 @@ def prepare(ex: Exercise, seed: int, folder: Path) -> Prepared:
 
 
 def uses_torch(ex: Exercise) -> bool:
-    """Whether the exercise's children start with torch imported (never when it forbids torch)."""
-    return "torch" not in ex.forbidden and (ex.probe is not None or any(
-        m.startswith("cnnlab.models") for m in ex.imports))
+    """Whether the exercise's children start with torch already imported: unless it forbids torch."""
+    return "torch" not in ex.forbidden and importlib.util.find_spec("torch") is not None
 
 
 # --------------------------------------------------------------------------- judging one exercise
@@ -294,7 +309,7 @@ class Judge:
 
     def __init__(self, prep: Prepared, config: GradeConfig):
         self.prep, self.config = prep, config
-        self.ex = prep.exercise
+        self.ex = prep.exercise                 # with the run's reseeded probe
 
     def result(self, status: Outcome, message: str, passed: int = 0, details: list[str] | None = None,
                seconds: float = 0.0, mistakes: list[Mistake] | None = None) -> ExerciseResult:
@@ -371,15 +386,7 @@ class Judge:
         return CaseVerdict(kind.outcome, short, short + inputs)
 
     def diagnose(self, case: dict, got: Any, expected: Any) -> Mistake | None:
-        if not self.ex.diagnose:
-            return None
-        try:
-            found = self.ex.diagnose(case, got, expected)
-        except Exception:                   # noqa: BLE001 - a hint that fails is no hint
-            return None
-        if isinstance(found, str):
-            return Mistake(found[:80], found[:300], found[:300])
-        return found if isinstance(found, Mistake) else None
+        return diagnosis(self.ex, case, got, expected)
 
 
 # --------------------------------------------------------------------------- a grading run
@@ -420,7 +427,7 @@ class GradingRun:
     def server_spec(self, chapter: str, torch: bool) -> dict:
         """What the chapter's fork server imports and holds: NumPy (and torch), inputs, probes."""
         prepared = [p for p in self.chapter(chapter) if uses_torch(p.exercise) == torch]
-        probes = {p.exercise.probe.file for p in prepared if p.exercise.probe}
+        probes = {p.exercise.probe.path for p in prepared if p.exercise.probe}
         if len(probes) > 1:
             raise ValueError(f"chapter {chapter}'s probes live in more than one module: {sorted(probes)}")
         return {"preload": ["numpy", "torch"] if torch else ["numpy"],
@@ -438,6 +445,10 @@ class GradingRun:
             if located.cell is None:
                 problem = located.problem if name == ex.name else f"the exercise builds on {name}(): {located.problem}"
                 return _noted(judge.result(Outcome.MISSING, problem), located.note)
+            if located.cell.too_large:
+                return _noted(judge.result(Outcome.ERROR, f"the cell is {len(located.cell.source):,} characters "
+                                                          f"long, more than the grader reads "
+                                                          f"({notebook.MAX_CELL_CHARS:,})"), located.note)
             source = notebook.plain_python(located.cell.source)
             try:
                 notebook.parse(source)

@@ -6,7 +6,13 @@
 
 A results file is always written: when no notebook was submitted, or the grader itself
 fails, the learner gets 0 and a message saying so (the details go to the hidden stdout).
-The whole autograder root is hidden from the learner's code.
+The autograder's source, results and submission folders are out of the learner code's view.
+
+Gradescope runs the script as root in a container without ``CAP_SYS_ADMIN``: learner code
+gets a dedicated user id, Landlock and seccomp where the kernel has them. ``setup.sh`` also
+calls ``--lock-down``, which makes the installed course package unreadable to other users
+except the modules the chapter's exercises may import, so that file permissions alone keep
+the reference code out of reach on a kernel without Landlock.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import traceback
 from pathlib import Path
 
-from cnnlab.grading.grader import GradeConfig, grade, normal_chapter
+from cnnlab.grading import view
+from cnnlab.grading.grader import GradeConfig, chapter_exercises, grade, normal_chapter, refusal_message
 from cnnlab.grading.report import gradescope_results
-from cnnlab.grading.sandbox import Limits
+from cnnlab.grading.sandbox import Limits, SandboxRefused
 
 DEFAULT_ROOT = "/autograder"
 
@@ -49,8 +57,13 @@ def autograde(root: Path, settings: dict) -> dict:
                     memory_mb=int(settings.get("memory_mb", Limits.memory_mb)))
     config = GradeConfig(chapter=chapter, limits=limits, show_details=bool(settings.get("show_details", False)),
                          partial_credit=bool(settings.get("partial_credit", True)),
-                         secret_paths=[str(root)])
-    report = grade([notebook], config)
+                         hidden=[str(root / part) for part in ("source", "results", "submission")])
+    try:
+        report = grade([notebook], config)
+    except SandboxRefused as err:
+        print(refusal_message_for_log(err))
+        return {"score": 0.0, "output": "The autograder could not isolate your code on this machine, so it "
+                                        "did not run it. Your instructor has the details.", "tests": []}
     results = gradescope_results(report.submissions[0], report)
     if note:
         results["output"] = f"{note}\n{results['output']}"
@@ -59,6 +72,42 @@ def autograde(root: Path, settings: dict) -> dict:
     print(f"cnnlab from {Path(cnnlab.__file__).resolve().parent}")
     print("isolation of learner code:", *report.isolation.lines(), sep="\n  ")
     return results
+
+
+def refusal_message_for_log(err: SandboxRefused) -> str:
+    return f"cnnlab: {err}"
+
+
+def readable_modules(chapter: str) -> tuple[list[str], list[str]]:
+    """Course files (and their folders) the chapter's exercises may import: they stay readable to everyone."""
+    files: set[str] = set()
+    for ex in chapter_exercises(chapter):
+        found, _ = view.course_module_files(ex.imports, ("cnnlab.checks", "cnnlab.grading",
+                                                         *[f for f in ex.forbidden if f.startswith("cnnlab")]))
+        files.update(found)
+    folders = {str(Path(f).parent) for f in files}
+    return sorted(files), sorted(folders)
+
+
+def lock_down(chapter: str) -> list[str]:
+    """Make every copy of the course package unreadable to other users, except what ``chapter`` lets learners import.
+
+    Returns the paths left readable. Run as root by ``setup.sh``; the grader, as root, still
+    reads everything.
+    """
+    files, folders = readable_modules(chapter)
+    keep = set(files) | set(folders)
+    for copy in view.course_copies(view.python_roots()):
+        for path in [Path(copy), *Path(copy).rglob("*")]:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            wanted = (stat.S_IMODE(mode) | 0o055 if stat.S_ISDIR(mode) else stat.S_IMODE(mode) | 0o044) \
+                if str(path.resolve()) in keep or (stat.S_ISDIR(mode) and any(k.startswith(str(path.resolve()) + "/")
+                                                                            for k in keep)) \
+                else stat.S_IMODE(mode) & ~0o077
+            os.chmod(path, wanted)
+    return sorted(keep)
 
 
 def write_results(results: dict, folder: Path) -> Path:
@@ -76,7 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=os.environ.get("AUTOGRADER_ROOT", DEFAULT_ROOT))
     parser.add_argument("--config", type=Path, help="the bundle's cnnlab-autograder.json")
     parser.add_argument("--chapter", help="overrides the config's chapter")
+    parser.add_argument("--lock-down", action="store_true",
+                        help="(setup.sh) make the installed course package unreadable to other users, except the "
+                             "modules this chapter's exercises may import")
     args = parser.parse_args(argv)
+    if args.lock_down:
+        settings = load_config(args.config)
+        kept = lock_down(normal_chapter(args.chapter or settings["chapter"]))
+        print(f"course package locked down; readable to learner code: {len(kept)} paths")
+        return 0
     root = Path(args.root).resolve()
     try:
         settings = load_config(args.config)

@@ -176,21 +176,19 @@ def handled_fs(abi: int) -> int:
     return (1 << 16) - 1 if abi >= 5 else FS_BY_ABI.get(abi, 0)
 
 
-def landlock_restrict(read: list[str], write: list[str], listable: list[str] = (), abi: int | None = None) -> dict:
-    """Confine this process (and every process it starts) to ``read`` and ``write`` paths, for good.
+def landlock_ruleset(read: list[str], write: list[str], listable: list[str] = (), abi: int | None = None) -> int:
+    """A Landlock ruleset (a file descriptor) allowing ``read`` and ``write`` paths and nothing else.
 
     Every file-system right the kernel knows is handled, so anything not granted is refused;
     from ABI 4 no TCP port may be bound or connected; from ABI 6 signals and abstract UNIX
-    sockets stay inside the domain. Needs ``no_new_privs`` first.
+    sockets stay inside the domain. Build it while the paths can still be opened (before
+    dropping privileges); ``landlock_enforce`` applies it.
 
     Args:
         read: files and folders that may be read (a folder: everything below it).
         write: folders where files may also be created, written and removed.
         listable: folders whose entries may be listed, but not read (names only).
         abi: the ABI to use (default: what the kernel offers).
-
-    Returns:
-        What was restricted: {"abi": n, "fs": bool, "tcp": bool, "signals": bool}.
     """
     abi = landlock_abi() if abi is None else abi
     if abi < 1:
@@ -206,10 +204,23 @@ def landlock_restrict(read: list[str], write: list[str], listable: list[str] = (
         for paths, rights in ((read, READ), (write, READ | WRITE), (listable, FS["read_dir"])):
             for path in paths:
                 _landlock_rule(ruleset, path, rights & fs)
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def landlock_enforce(ruleset: int) -> None:
+    """Confine this process (and every process it starts) to the ruleset, for good. Needs ``no_new_privs``."""
+    try:
         _check(syscall("landlock_restrict_self", ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
     finally:
         os.close(ruleset)
-    return {"abi": abi, "fs": True, "tcp": bool(net), "signals": bool(scoped)}
+
+
+def landlock_restrict(read: list[str], write: list[str], listable: list[str] = (), abi: int | None = None) -> None:
+    """``landlock_ruleset`` and ``landlock_enforce`` in one step."""
+    landlock_enforce(landlock_ruleset(read, write, listable, abi))
 
 
 def _landlock_rule(ruleset: int, path: str, rights: int) -> None:

@@ -59,6 +59,7 @@ UID_BASE = 62000                                  # dedicated user ids: UID_BASE
 UID_RANGE = 1000
 UNSAFE_FLAG = "--unsafe-no-isolation"
 GUARANTEES = ("identity", "files", "network", "processes", "resources")
+WORKDIR = "/learner"                              # the child's private working folder inside the view
 
 
 @dataclass(frozen=True)
@@ -363,12 +364,13 @@ class Sandbox:
         work = task / "work"
         work.mkdir(mode=0o755)
         namespaces = iso.mechanism == "namespaces"
+        writable = [p for p in ("/tmp", WORKDIR) if not any(views._inside(r, p) for r in view.read)] \
+            if namespaces else []
         spec = {"namespaces": list(iso.namespaces) if namespaces else [], "view": None, "uid": uid,
-                "gid": uid, "seccomp": iso.seccomp, "landlock": None,
-                "limits": limits.for_child(timeout), "workdir": "/work" if namespaces else str(work)}
+                "gid": uid, "seccomp": iso.seccomp, "landlock": None, "limits": limits.for_child(timeout),
+                "workdir": WORKDIR if WORKDIR in writable else str(work)}
         if iso.mechanism == "none":
             spec["limits"]["nproc"] = None            # the grader's own user: RLIMIT_NPROC would count its processes
-        writable = ["/tmp", "/work"] if namespaces else []
         if namespaces:
             root = task / "root"
             root.mkdir(mode=0o700)
@@ -477,7 +479,8 @@ def load_result(path: Path, nonce: str, n_cases: int, cap_bytes: int) -> tuple[d
             arrays = {key: _array(archive, key) for key in wanted}
     except BadResult:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, RecursionError, MemoryError, EOFError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError, RecursionError, MemoryError,
+            EOFError) as err:
         raise BadResult(f"the result file could not be read ({type(err).__name__})") from None
     return meta, arrays
 
@@ -500,8 +503,7 @@ def _members(archive: zipfile.ZipFile, cap_bytes: int) -> dict[str, tuple[zipfil
         if total > cap_bytes + MB:
             raise BadResult("the result archive is too large")
         with archive.open(item) as f:
-            version = np.lib.format.read_magic(f)
-            shape, fortran, dtype = np.lib.format._read_array_header(f, version)   # no data read
+            shape, dtype = _header(f)
         if dtype.hasobject or dtype.kind not in ("fiubU" if key == "meta" else "fiub") or dtype.itemsize > 8 * (
                 MB if key == "meta" else 1):
             raise BadResult(f"array {key!r} has dtype {dtype}")
@@ -512,6 +514,20 @@ def _members(archive: zipfile.ZipFile, cap_bytes: int) -> dict[str, tuple[zipfil
     if "meta" not in found:
         raise BadResult("the result has no meta data")
     return found
+
+
+def _header(f) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, without reading the data (format versions 1.0 and 2.0)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10_000)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=10_000)
+    else:
+        raise BadResult(f"an array of the result has format version {version}")
+    if len(shape) > 32 or any(n < 0 for n in shape):
+        raise BadResult("an array of the result has a strange shape")
+    return tuple(shape), dtype
 
 
 def _array(archive: zipfile.ZipFile, key: str) -> np.ndarray:
@@ -635,34 +651,38 @@ def _candidates() -> list[Isolation]:
 
 
 def _assess(limits: Limits, unsafe: bool, sentinels: list[Path], hidden: list[Path], work_root) -> Isolation:
-    tried: list[str] = []
+    tried: list[Isolation] = []
     for candidate in _candidates():
         if candidate.mechanism == "none" and not unsafe:
-            candidate.missing = _why_none(tried)
+            candidate.missing = _why_refused(tried)
             return candidate
         try:
             report, leftovers, written = selftest(candidate, limits, sentinels, hidden, work_root)
         except SetupFailed as err:
-            tried.append(f"{candidate.mechanism}: {err}")
+            candidate.missing.append(f"its sandbox could not be set up: {err}")
+            tried.append(candidate)
             continue
         judge(candidate, report, leftovers, written)
-        if candidate.safe or candidate.mechanism == "none":
-            candidate.unsafe = unsafe and not candidate.safe
-            candidate.notes += [f"not used: {t}" for t in tried]
+        if candidate.safe:
+            candidate.notes += [f"not used: {t.mechanism} ({'; '.join(t.missing)})" for t in tried]
             return candidate
-        tried.append(f"{candidate.mechanism}: {'; '.join(candidate.missing)}")
+        if unsafe:
+            candidate.unsafe = True
+            return candidate
+        tried.append(candidate)
     raise AssertionError("the last candidate always returns")
 
 
-def _why_none(tried: list[str]) -> list[str]:
+def _why_refused(tried: list[Isolation]) -> list[str]:
+    """What is missing, with the remedy: from the mechanisms tried, or why none could be."""
+    if tried:
+        return [f"with {t.mechanism}: {m}" for t in tried for m in t.missing]
     if os.geteuid() != 0:
-        first = ("the grader runs as an ordinary user, so learner code would run as the grader's own user: "
-                 "run `cnnlab grade` as root (for example with sudo, or in a container); it then runs each "
-                 "child as a dedicated user id")
-    else:
-        first = ("the grader runs as root without CAP_SETUID/CAP_SETGID, so it cannot give learner code a "
-                 "dedicated user id: run it with those capabilities (Docker keeps them by default)")
-    return [first] + [f"tried {t}" for t in tried]
+        return ["the grader runs as an ordinary user, so learner code would run as the grader's own user: run "
+                "`cnnlab grade` as root (with sudo, or in a container); it then gives each child a dedicated "
+                "user id"]
+    return ["the grader runs as root without CAP_SETUID and CAP_SETGID, so it cannot give learner code a "
+            "dedicated user id: run it with those capabilities (Docker keeps them by default)"]
 
 
 class SetupFailed(RuntimeError):
@@ -733,7 +753,7 @@ def selftest(candidate: Isolation, limits: Limits, sentinels: list[Path], hidden
         if run.timed_out or not run.result.exists():
             raise SetupFailed(f"the self-test child gave no report (exit code {run.returncode})")
         report = json.loads(run.result.read_text()[:MB])
-        if report.get("nonce") != job["checks"]["nonce"] and "error" not in report:
+        if report.get("nonce") != run.nonce:
             raise SetupFailed("the self-test report is not ours")
         uid = report.get("uid")
         leftovers = len(_processes_of(uid)) if isinstance(uid, int) and uid not in (0, os.getuid()) else 0
