@@ -397,8 +397,10 @@ class GradingRun:
     def __init__(self, config: GradeConfig, paths: list[Path]):
         self.config = config
         self.seed = config.seed if config.seed is not None else secrets.randbits(32)
-        hidden = [p.resolve().parent for p in paths] + [Path(p) for p in config.hidden]
-        sentinels = [p.resolve() for p in paths if p.is_file()][:1]
+        regular = [p.resolve() for p in paths if p.is_file() and not p.is_symlink()]
+        hidden = list(dict.fromkeys([p.absolute().parent for p in paths] + [p.parent for p in regular]
+                                    + [Path(p) for p in config.hidden]))
+        sentinels = regular[:1]
         work_root = Path(config.work_root) if config.work_root else None
         self.isolation = config.isolation or assess(config.limits, config.unsafe, sentinels, hidden, work_root)
         if not self.isolation.safe and not self.isolation.unsafe:
@@ -493,6 +495,9 @@ class GradingRun:
         if run.timed_out:
             return judge.result(Outcome.TIMEOUT, f"stopped after {timeout:g} s (the time limit): "
                                                  "is there a loop that never ends, or a wait?", seconds=run.seconds)
+        if run.over_quota:
+            return judge.result(Outcome.CRASHED, f"stopped: it wrote more than {limits.file_mb} MB (or too many "
+                                                 "files) into its working folder", seconds=run.seconds)
         try:
             meta, arrays = load_result(run.result, run.nonce, len(judge.prep.cases), limits.output_mb << 20)
         except BadResult as err:

@@ -188,14 +188,18 @@ def _account_exists(uid: int) -> bool:
 
 
 def _processes_of(uid: int) -> list[int]:
+    """Live processes (zombies are dead already) whose real or effective user id is ``uid``."""
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    found.append(int(entry))
-            except OSError:
-                pass
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except (OSError, ValueError):
+            continue
+        if not fields.get("State", "").strip().startswith(("Z", "X")) and str(uid) in fields.get("Uid", "").split()[:2]:
+            found.append(int(entry))
     return found
 
 
@@ -211,6 +215,7 @@ class ChildRun:
     result: Path
     nonce: str
     setup_error: str | None = None
+    over_quota: bool = False                     # wrote more than its working folder may hold
 
     @property
     def setup_failed(self) -> bool:
@@ -362,7 +367,9 @@ class Sandbox:
     def child_spec(self, view: views.View, uid: int | None, task: Path, timeout: float) -> dict:
         iso, limits = self.isolation, self.limits
         work = task / "work"
-        work.mkdir(mode=0o755)
+        work.mkdir(mode=0o700)
+        if uid is not None:
+            os.chown(work, uid, uid)
         namespaces = iso.mechanism == "namespaces"
         writable = [p for p in ("/tmp", WORKDIR) if not any(views._inside(r, p) for r in view.read)] \
             if namespaces else []
@@ -371,16 +378,18 @@ class Sandbox:
                 "workdir": WORKDIR if WORKDIR in writable else str(work)}
         if iso.mechanism == "none":
             spec["limits"]["nproc"] = None            # the grader's own user: RLIMIT_NPROC would count its processes
+        if spec["workdir"] == str(work):              # a real folder, not a capped tmpfs: the server watches its size
+            spec["quota"] = [str(work), limits.file_mb * MB]
         if namespaces:
             root = task / "root"
             root.mkdir(mode=0o700)
-            spec["view"] = {"root": str(root), "binds": view.binds(), "links": view.links,
-                            "devices": view.devices, "writable": [[p, limits.file_mb] for p in writable],
-                            "uid": uid, "gid": uid}
+            spec["view"] = dict(view.mounts(), root=str(root), links=view.links, devices=view.devices,
+                                writable=[[p, limits.file_mb] for p in writable], uid=uid, gid=uid)
         if iso.landlock_abi:
             devices = [d for d in view.devices if d != "/dev/null"]
-            spec["landlock"] = {"read": [*view.read, *devices, spec["workdir"], "/proc/self"],
-                                "write": [*writable, "/dev/null"], "listable": view.listable,
+            proc = "/proc" if namespaces else "/proc/self"       # a private /proc, or only its own entry
+            spec["landlock"] = {"read": [*view.read, *devices, proc],
+                                "write": [*writable, spec["workdir"], "/dev/null"], "listable": view.listable,
                                 "abi": iso.landlock_abi}
         return spec
 
@@ -419,7 +428,7 @@ class Sandbox:
             code = (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)) \
                 if isinstance(status, int) else None
             return ChildRun(code, bool(done.get("timed_out")), float(done.get("seconds", 0.0)), kept, nonce,
-                            done.get("setup_error"))
+                            done.get("setup_error"), bool(done.get("over_quota")))
         finally:
             if uid is not None:
                 self.pool.release(uid)
@@ -808,10 +817,12 @@ def judge(iso: Isolation, report: dict, leftovers: int, written: list[str]) -> N
         got["network"] = "no network, no UNIX-socket connections (" + ", ".join(parts) + ")"
     if report.get("signalled"):
         missing.append("learner code can signal the grader")
-    if leftovers or report.get("daemon") is not None and "pid" not in iso.namespaces and iso.mechanism == "none":
-        missing.append("a process started by learner code outlived its child (no pid namespace and no dedicated "
-                       "user id to kill)")
-    if not report.get("signalled") and not leftovers and iso.mechanism != "none":
+    if leftovers:
+        missing.append("a process started by learner code was still running after its child ended")
+    if iso.mechanism == "none":
+        missing.append("without a dedicated user id, learner code shares the grader's user: what it starts may "
+                       "outlive it and it may signal the grader's processes")
+    elif not report.get("signalled") and not leftovers:
         how = ["every process of the child's user id killed when it ends"]
         if "pid" in iso.namespaces:
             how.insert(0, "a pid namespace per child")

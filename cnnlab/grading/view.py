@@ -7,10 +7,12 @@ learner import, four devices, and (with a mount namespace) a private ``/tmp`` an
 working folder. The course folder, the grader's files and results, and the other
 submissions are simply not in it.
 
-One plan serves both mechanisms: with a mount namespace the child binds each allowed path
-into an empty root and ``pivot_root``s into it; without one, Landlock grants read access to
-exactly the same paths. A folder that holds something denied is never allowed whole: it is
-replaced by its entries, recursively, so nothing denied is covered by an allowed folder.
+One plan serves both mechanisms. Without a mount namespace, Landlock grants read access to
+``read``: a folder that holds something denied is never allowed whole but replaced by its
+entries, recursively, so nothing denied is covered by an allowed folder. With one, the child
+builds the same view in an empty root with few mounts: each allowed root folder is bound
+whole (``binds``), every denied path inside one is covered by an empty folder or file
+(``covers``), and the course modules the exercise may import are bound on top (``files``).
 """
 
 from __future__ import annotations
@@ -35,13 +37,19 @@ NEVER_VISIBLE = ("cnnlab.checks", "cnnlab.grading")
 class View:
     """The paths of one exercise's view (all absolute and resolved, except link paths)."""
 
-    read: list[str]                                        # files and folders readable whole
+    read: list[str]                                        # files and folders readable whole (Landlock)
     listable: list[str] = field(default_factory=list)      # folders whose names may be listed (Landlock)
     links: list[list[str]] = field(default_factory=list)   # [path, target]: symlinks to recreate
     devices: list[str] = field(default_factory=lambda: [d for d in DEVICES if os.path.exists(d)])
+    roots: list[str] = field(default_factory=list)         # folders bound whole (mount namespace)
+    covers: list[str] = field(default_factory=list)        # denied paths inside a root, covered empty
+    files: list[str] = field(default_factory=list)         # course files bound on top of the covers
 
-    def binds(self) -> list[list]:
-        return [[p, os.path.isdir(p)] for p in self.read]
+    def mounts(self) -> dict:
+        """The mount namespace's recipe: ``binds`` ([path, is_dir]), ``covers`` ([path, is_dir]), ``files``."""
+        def kind(paths):
+            return [[p, os.path.isdir(p)] for p in paths]
+        return {"binds": kind(self.roots), "covers": kind(self.covers), "files": list(self.files)}
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -225,16 +233,20 @@ def plan(forbidden: tuple[str, ...], course_imports: tuple[str, ...] = (), hidde
         top = name.split(".")[0]
         if "." not in name and top != COURSE_PACKAGE:
             denied += module_paths(top)
-    read = expand(roots, denied)
+    system = [f for f in SYSTEM_FILES if os.path.exists(f)]
     files, folders = course_module_files(course_imports, never)
-    read = _outermost(read + files + [f for f in SYSTEM_FILES if os.path.exists(f)])
+    read = _outermost(expand(roots, denied) + files + system)
+    whole = _outermost(roots + system)
+    real_denied = _outermost(denied)
+    covers = [d for d in real_denied if any(_inside(d, r) for r in whole)]
+    whole = [r for r in whole if not any(_inside(r, d) for d in real_denied)]
     links = []
     for root in [*LIBRARY_DIRS, *python_roots()]:
         if os.path.islink(root) or (os.path.exists(root) and os.path.realpath(root) != os.path.abspath(root)):
             target = os.path.realpath(root)
             if not any(_inside(root, r) for r in read) and any(_inside(r, target) or _inside(target, r) for r in read):
                 links.append([os.path.abspath(root), target])
-    return View(read=read, listable=folders, links=_link_order(links))
+    return View(read=read, listable=folders, links=_link_order(links), roots=whole, covers=covers, files=files)
 
 
 def _link_order(links: list[list[str]]) -> list[list[str]]:

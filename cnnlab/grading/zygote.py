@@ -76,26 +76,31 @@ def _write(path: str, text: str) -> None:
 def enter_view(view: dict) -> None:
     """Build the allow-list view in a fresh tmpfs and make it the root (mount namespace only).
 
-    ``view``: ``root`` (an empty folder to build in), ``binds`` ([path, is_dir]: read-only
-    copies of what Python needs), ``links`` ([path, target]), ``devices``, ``writable``
-    ([path, size_mb]: private tmpfs folders owned by the learner's user), ``uid``/``gid``.
+    ``view``: ``root`` (an empty folder to build in); ``binds`` ([path, is_dir]: folders and
+    files bound whole, read-only); ``covers`` ([path, is_dir]: denied paths inside them, covered
+    by an empty read-only folder or file); ``files`` (course files bound on top of a cover);
+    ``links`` ([path, target]); ``devices``; ``writable`` ([path, size_mb]: private tmpfs folders
+    owned by the learner's user); ``uid``/``gid``.
     """
     root = view["root"]
+    ro = kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV
     kernel.mount(None, "/", None, kernel.MS_REC | kernel.MS_PRIVATE)
     kernel.mount("tmpfs", root, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV, "mode=0755,size=4m")
     for path, target in view["links"]:
         os.makedirs(os.path.dirname(root + path), exist_ok=True)
         os.symlink(target, root + path)
     for path, is_dir in view["binds"]:
-        inside = root + path
+        _bind(path, root + path, is_dir)
+    for path, is_dir in view["covers"]:
         if is_dir:
-            os.makedirs(inside, exist_ok=True)
+            kernel.mount("tmpfs", root + path, "tmpfs", kernel.MS_NOSUID | kernel.MS_NODEV, "mode=0755,size=1m")
         else:
-            os.makedirs(os.path.dirname(inside), exist_ok=True)
-            open(inside, "a").close()
-        kernel.mount(path, inside, None, kernel.MS_BIND | kernel.MS_REC)
-        kernel.mount(None, inside, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY
-                     | kernel.MS_NOSUID | kernel.MS_NODEV)
+            kernel.mount("/dev/null", root + path, None, kernel.MS_BIND)
+    for path in view["files"]:
+        _bind(path, root + path, False)
+    for path, is_dir in view["covers"]:
+        if is_dir:
+            kernel.mount(None, root + path, None, kernel.MS_REMOUNT | ro)
     os.makedirs(root + "/dev", exist_ok=True)
     for device in view["devices"]:
         open(root + device, "a").close()
@@ -112,7 +117,20 @@ def enter_view(view: dict) -> None:
     os.chdir("/")
     kernel.umount("/.old")
     os.rmdir("/.old")
-    kernel.mount(None, "/", None, kernel.MS_REMOUNT | kernel.MS_RDONLY | kernel.MS_NOSUID | kernel.MS_NODEV)
+    kernel.mount(None, "/", None, kernel.MS_REMOUNT | ro)
+
+
+def _bind(source: str, target: str, is_dir: bool) -> None:
+    """Bind ``source`` at ``target`` (creating the mount point), then make it read-only."""
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "a").close()
+    kernel.mount(source, target, None, kernel.MS_BIND | kernel.MS_REC)
+    kernel.mount(None, target, None, kernel.MS_REMOUNT | kernel.MS_BIND | kernel.MS_RDONLY
+                 | kernel.MS_NOSUID | kernel.MS_NODEV)
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -352,11 +370,15 @@ def run_learner(job: dict, cases: list[dict], probe, np) -> tuple[dict, dict]:
         copies = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()}
         try:
             result = fn(**copies)
-            if probe is not None:
-                result = probe(result, case)
         except BaseException as err:        # noqa: BLE001
             meta["cases"].append(failure(err))
             continue
+        if probe is not None:
+            try:
+                result = probe(result, case)
+            except BaseException as err:    # noqa: BLE001 - the answer could not be examined
+                meta["cases"].append({"ok": False, "kind": "probe", "message": text_of(err)})
+                continue
         mark = len(arrays)
         try:
             tree = to_plain(result, arrays, np)
@@ -537,8 +559,10 @@ class Server:
             os.close(status_r)
             child(job, exercise, status_w)
         os.close(status_w)
+        quota = job["isolation"].get("quota")          # a real working folder: its size is watched
         record = {"id": request["id"], "pid": pid, "job": job, "status_r": status_r, "status": b"", "eof": False,
-                  "start": time.monotonic(), "deadline": time.monotonic() + job["timeout"], "timed_out": False}
+                  "start": time.monotonic(), "deadline": time.monotonic() + job["timeout"], "timed_out": False,
+                  "quota": quota, "over_quota": False}
         try:
             record["pidfd"] = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -556,6 +580,7 @@ class Server:
         left = kill_user(uid) if uid is not None else 0
         for group in job["isolation"].get("cgroups", []):
             remove_cgroup(group)
+        sweep_orphans(set(self.running) - {record["pid"]})     # reap what was killed before saying done
         self.drain(record)
         os.close(record["status_r"])
         if record["pidfd"] is not None:
@@ -565,6 +590,7 @@ class Server:
         setup_error = text[6:] if text.startswith("error ") else (None if text == "ok" else
                                                                    "the sandbox did not report its set-up")
         self.say({"done": record["id"], "status": status, "timed_out": record["timed_out"],
+                  "over_quota": record["over_quota"],
                   "seconds": round(time.monotonic() - record["start"], 4), "setup_error": setup_error,
                   "killed_after": left})
 
@@ -592,6 +618,9 @@ class Server:
             elif now >= record["deadline"]:
                 record["timed_out"] = True
                 self.finish(record, None)
+            elif record["quota"] and not within_quota(*record["quota"]):
+                record["over_quota"] = True
+                self.finish(record, None)
         sweep_orphans(set(self.running))
 
     def requests(self) -> list[dict] | None:
@@ -611,6 +640,8 @@ class Server:
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             if deadlines and any(r["pidfd"] is None for r in self.running.values()):
                 timeout = min(timeout, 0.01)
+            if any(r["quota"] for r in self.running.values()):
+                timeout = min(timeout, QUOTA_POLL)
             ready, _, _ = select.select(waiting, [], [], timeout)
             if 0 in ready:
                 batch = self.requests()
@@ -687,6 +718,30 @@ def sweep_orphans(running: set[int]) -> None:
             os.waitpid(int(entry), 0)
         except ChildProcessError:
             pass
+
+
+QUOTA_POLL = 0.1                 # seconds between two looks at a real working folder's size
+QUOTA_ENTRIES = 10_000           # more files than this in a working folder is over quota by itself
+
+
+def within_quota(path: str, limit_bytes: int) -> bool:
+    """Whether the folder holds at most ``limit_bytes`` (allocated) in at most ``QUOTA_ENTRIES`` entries."""
+    used, entries = 0, 0
+    stack = [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    if entries > QUOTA_ENTRIES:
+                        return False
+                    info = entry.stat(follow_symlinks=False)
+                    used += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return used <= limit_bytes
 
 
 def make_cgroups(hierarchies: dict[str, str], max_pids: int) -> list[str]:
