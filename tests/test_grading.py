@@ -726,7 +726,7 @@ def test_a_sandbox_that_cannot_be_built_is_a_grader_error_not_a_zero_for_the_lea
 
     def broken(*args, **kwargs):
         found = real(*args, **kwargs)
-        found.read = [*found.read, "/nonexistent-cnnlab-folder"]
+        found.roots = [*found.roots, "/nonexistent-cnnlab-folder"]
         return found
     iso = sandbox.assess(Limits(timeout=20))
     if iso.mechanism != "namespaces":

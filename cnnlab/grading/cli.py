@@ -137,12 +137,20 @@ def _bundle(argv: list[str]) -> int:
     return 0
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends the run like Ctrl-C: the finally blocks remove the sandbox's folders and servers."""
-    def stop(_signum, _frame):
-        raise KeyboardInterrupt
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, stop)
+class _StopOnSigterm:
+    """While grading, SIGTERM ends the run like Ctrl-C, so that the finally blocks remove the sandbox's folders."""
+
+    def __enter__(self):
+        def stop(_signum, _frame):
+            raise KeyboardInterrupt
+        self.previous = signal.getsignal(signal.SIGTERM)
+        if self.previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, stop)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, self.previous or signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                          jobs=args.jobs, seed=args.seed, show_details=args.show_details,
                          partial_credit=args.partial_credit, unsafe=args.unsafe,
                          hidden=[str(args.out)] if args.out else [])
-    _stop_on_sigterm()
     try:
-        result = grade(args.submissions, config)
+        with _StopOnSigterm():
+            result = grade(args.submissions, config)
     except SandboxRefused as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
