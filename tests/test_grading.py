@@ -14,9 +14,11 @@ import importlib.util
 import io
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -584,8 +586,13 @@ def installed_wheel(autograder):
     return target
 
 
-def _run_autograder(autograder, root: Path, site: Path | None = None) -> subprocess.CompletedProcess:
-    """Lay out ``root`` as Gradescope does (the zip in source/, a copy of run_autograder on top) and run it."""
+def _run_autograder(autograder, root: Path, site: Path | None = None, host: str | None = None
+                    ) -> subprocess.CompletedProcess:
+    """Lay out ``root`` as Gradescope does (the zip in source/, a copy of run_autograder on top) and run it.
+
+    ``host="docker"`` runs it as Gradescope's container does: root without CAP_SYS_ADMIN,
+    with Docker's seccomp profile (``grading_fixtures/as_host.py``).
+    """
     import shutil
 
     shutil.copytree(autograder["source"], root / "source")
@@ -594,8 +601,10 @@ def _run_autograder(autograder, root: Path, site: Path | None = None) -> subproc
     env.pop(grader_module.FIXTURES_ENV, None)
     if site is not None:
         env["PYTHONPATH"] = str(site)
-    return subprocess.run([str(root / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=300, cwd=root)
+    command = [str(root / "run_autograder")]
+    if host is not None:
+        command = [sys.executable, str(helpers.FOLDER / "as_host.py"), host, "--", *command]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=root)
 
 
 @pytest.mark.slow
@@ -615,6 +624,22 @@ def test_run_autograder_grades_a_submission_with_the_bundled_wheel(autograder, i
                                                                    "conv2d_multi": "passed", "conv1x1": "failed"}
 
 
+@pytest.mark.slow
+def test_run_autograder_grades_safely_in_gradescopes_default_container(autograder, installed_wheel, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the container is reproduced with namespaces and setpriv, which need root")
+    solution = helpers.load(helpers.solution_notebook("01"))
+    wrong = helpers.with_cell(solution, "conv1x1", "import numpy as np\n\ndef conv1x1(x, w):\n"
+                                                   "    return np.zeros((w.shape[0],) + x.shape[1:])\n")
+    helpers.write(wrong, tmp_path / "submission" / "01_convolution_by_hand.ipynb")
+    done = _run_autograder(autograder, tmp_path, installed_wheel, host="docker")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mechanism: user ids" in done.stdout and "NOT GUARANTEED" not in done.stdout, done.stdout
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    validate_gradescope(results)
+    assert results["score"] == 5.0 and "UNSAFE" not in results["output"]
+
+
 def test_run_autograder_without_a_notebook_still_writes_results(autograder, tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "notes.txt").write_text("forgot the notebook")
@@ -623,6 +648,25 @@ def test_run_autograder_without_a_notebook_still_writes_results(autograder, tmp_
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     validate_gradescope(results)
     assert results["score"] == 0 and "No .ipynb notebook" in results["output"]
+
+
+def test_lock_down_leaves_other_users_only_what_the_chapter_imports(tmp_path):
+    import shutil
+
+    import cnnlab
+    from cnnlab.grading import gradescope
+
+    copy = tmp_path / "site" / "cnnlab"
+    shutil.copytree(Path(cnnlab.__file__).resolve().parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def others_read(path: Path) -> bool:
+        return bool(path.stat().st_mode & stat.S_IROTH)
+    gradescope.lock_down("07", [str(copy)])
+    assert others_read(copy / "models" / "efficientnet.py") and others_read(copy / "__init__.py")
+    assert not others_read(copy / "layers.py") and not others_read(copy / "transfer.py")
+    assert not others_read(copy / "checks" / "ch07.py") and not others_read(copy / "grading" / "grader.py")
+    gradescope.lock_down("01", [str(copy)])
+    assert not any(others_read(p) for p in copy.rglob("*.py"))
 
 
 def test_bundle_command_refuses_a_chapter_without_exercises(tmp_path, capsys):
@@ -736,3 +780,33 @@ def test_a_sandbox_that_cannot_be_built_is_a_grader_error_not_a_zero_for_the_lea
     row = grade([path], GradeConfig(limits=Limits(timeout=20), isolation=iso)).submissions[0]
     assert row.grader_error
     assert all(e.message == "the grader could not start its sandbox: tell your instructor" for e in row.exercises)
+
+
+def test_sigterm_stops_the_run_and_removes_its_folders_and_children(tmp_path):
+    solution = helpers.load(helpers.solution_notebook("01"))
+    loop = helpers.with_cell(solution, "conv2d_single", "def conv2d_single(x, w):\n    while True:\n        pass\n")
+    path = helpers.write(loop, tmp_path / "01_loop.ipynb")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    env.pop(grader_module.FIXTURES_ENV, None)
+    proc = subprocess.Popen([sys.executable, "-m", "cnnlab.grading.cli", str(path), "--timeout", "60"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(scratch.glob("cnnlab-grade-*/tmp*")):
+        time.sleep(0.1)                                  # a child is running
+    assert any(scratch.glob("cnnlab-grade-*/tmp*")), "the child never started"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    time.sleep(0.3)
+    assert list(scratch.glob("cnnlab-grade-*")) == []
+    marker = str(scratch).encode()
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, marker)]
+    assert left == []
+
+
+def _cmdline_has(entry: Path, marker: bytes) -> bool:
+    try:
+        return marker in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False

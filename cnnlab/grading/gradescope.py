@@ -78,36 +78,44 @@ def refusal_message_for_log(err: SandboxRefused) -> str:
     return f"cnnlab: {err}"
 
 
-def readable_modules(chapter: str) -> tuple[list[str], list[str]]:
-    """Course files (and their folders) the chapter's exercises may import: they stay readable to everyone."""
-    files: set[str] = set()
+def readable_modules(chapter: str, package: Path | None = None) -> set[str]:
+    """Paths in ``package`` (default: the installed one) that ``chapter``'s exercises may import, with their folders."""
+    import cnnlab
+
+    installed = Path(cnnlab.__file__).resolve().parent
+    package = (package or installed).resolve()
+    keep: set[str] = set()
     for ex in chapter_exercises(chapter):
-        found, _ = view.course_module_files(ex.imports, ("cnnlab.checks", "cnnlab.grading",
+        files, _ = view.course_module_files(ex.imports, ("cnnlab.checks", "cnnlab.grading",
                                                          *[f for f in ex.forbidden if f.startswith("cnnlab")]))
-        files.update(found)
-    folders = {str(Path(f).parent) for f in files}
-    return sorted(files), sorted(folders)
+        for file in files:
+            inside = package / Path(file).relative_to(installed)
+            keep.add(str(inside))
+            keep.update(str(parent) for parent in inside.parents if parent == package or package in parent.parents)
+    return keep
 
 
-def lock_down(chapter: str) -> list[str]:
-    """Make every copy of the course package unreadable to other users, except what ``chapter`` lets learners import.
+def lock_down(chapter: str, copies: list[str] | None = None) -> set[str]:
+    """Make the course package unreadable to other users, except what ``chapter``'s exercises may import.
 
-    Returns the paths left readable. Run as root by ``setup.sh``; the grader, as root, still
-    reads everything.
+    Run as root by ``setup.sh`` on every copy of the package Python can find (``copies``
+    overrides that); the grader, as root, still reads everything. Returns the paths left
+    readable in the last copy.
     """
-    files, folders = readable_modules(chapter)
-    keep = set(files) | set(folders)
-    for copy in view.course_copies(view.python_roots()):
+    keep: set[str] = set()
+    for copy in copies if copies is not None else view.course_copies(view.python_roots()):
+        keep = readable_modules(chapter, Path(copy))
         for path in [Path(copy), *Path(copy).rglob("*")]:
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
                 continue
-            wanted = (stat.S_IMODE(mode) | 0o055 if stat.S_ISDIR(mode) else stat.S_IMODE(mode) | 0o044) \
-                if str(path.resolve()) in keep or (stat.S_ISDIR(mode) and any(k.startswith(str(path.resolve()) + "/")
-                                                                            for k in keep)) \
-                else stat.S_IMODE(mode) & ~0o077
-            os.chmod(path, wanted)
-    return sorted(keep)
+            mode = stat.S_IMODE(info.st_mode)
+            if str(path.resolve()) in keep:
+                mode |= 0o055 if stat.S_ISDIR(info.st_mode) else 0o044
+            else:
+                mode &= ~0o077
+            os.chmod(path, mode)
+    return keep
 
 
 def write_results(results: dict, folder: Path) -> Path:
