@@ -810,3 +810,39 @@ def _cmdline_has(entry: Path, marker: bytes) -> bool:
         return marker in (entry / "cmdline").read_bytes()
     except OSError:
         return False
+
+
+# --------------------------------------------------------------------------- what the class got wrong
+
+def test_the_class_summary_counts_passes_unimplemented_and_mistakes(fixture_run):
+    summary = reports.class_summary(fixture_run["report"])["90"]["moving_sum"]
+    rows = [r for r in fixture_run["report"].submissions if r.chapter == "90" and r.exercises]
+    assert summary["submissions"] == len(rows)
+    assert summary["passed"] == sum(ex(r, "moving_sum").status == "passed" for r in rows)
+    assert summary["missing"] == sum(ex(r, "moving_sum").status in ("not implemented", "missing") for r in rows)
+    assert summary["mistakes"] == {"output: one value per input": 1}
+    text = reports.render(fixture_run["report"], "text")
+    assert f"output: one value per input — 1 of {len(rows)}" in text
+    assert json.loads(reports.render(fixture_run["report"], "json"))["summary"]["90"]["moving_sum"] == summary
+    page = reports.summary_html(fixture_run["report"])
+    assert page.count("<svg") == 2 and "output: one value per input" in page
+
+
+def test_feedback_pages_and_gradescope_folders_stay_inside_their_folder(fixture_chapter, tmp_path):
+    base = helpers.fixture_solution()
+    paths = [helpers.write(base, tmp_path / "a" / "90_same.ipynb"), helpers.write(base, tmp_path / "b" / "90_same.ipynb"),
+             helpers.write(base, tmp_path / "c" / "...ipynb"), helpers.write(base, tmp_path / "d" / "..ipynb")]
+    out, feedback = tmp_path / "out", tmp_path / "feedback"
+    assert grading_cli.main([*map(str, paths), "--chapter", "90", "--format", "gradescope", "--out", str(out),
+                             "--feedback", str(feedback)]) == 0
+    results = sorted(out.rglob("results.json"))
+    assert len(results) == 4 and all(r.parent.parent == out for r in results)
+    assert len({r.parent for r in results}) == 4
+    pages = sorted(feedback.glob("*.html"))
+    assert len(pages) == 4 and all(p.parent == feedback for p in pages)
+    assert "3/3 points" in pages[0].read_text() and (out / "summary.html").is_file()
+
+
+def test_report_text_is_sanitised_and_capped():
+    assert reports.clean("ok\x1b[2J\u202eevil") == "ok?[2J?evil"
+    assert len(reports.clean("x" * 5000)) == reports.MAX_FIELD

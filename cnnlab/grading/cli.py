@@ -1,6 +1,6 @@
 """``cnnlab grade``: score submissions, or build a Gradescope autograder. Lesson: exercises.
 
-    cnnlab grade SUBMISSION.ipynb [SUBMISSION ...] [--chapter NN] [--out DIR]
+    cnnlab grade SUBMISSION.ipynb [SUBMISSION ...] [--chapter NN] [--out DIR] [--feedback DIR]
                  [--format text|json|csv|gradescope] [--timeout SECONDS] [--jobs N] [--memory MB]
                  [--seed N] [--show-details] [--no-partial-credit] [--unsafe-no-isolation]
     cnnlab grade bundle --chapter NN -o autograder.zip [--timeout SECONDS] [--memory MB]
@@ -61,7 +61,9 @@ def grade_parser() -> argparse.ArgumentParser:
                                          "process on fresh inputs; the score is decided here.")
     parser.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files")
     parser.add_argument("--chapter", type=_chapter, help="the chapter (default: from the file name or metadata)")
-    parser.add_argument("--out", type=Path, help="write the report into this folder instead of printing it")
+    parser.add_argument("--out", type=Path, help="write the report (and the class summary as summary.html) into "
+                                                  "this folder instead of printing it")
+    parser.add_argument("--feedback", type=Path, help="write one feedback page per learner into this folder")
     parser.add_argument("--format", choices=reports.FORMATS, default="text")
     parser.add_argument("--jobs", type=_positive(int), default=1, help="submissions graded in parallel")
     parser.add_argument("--seed", type=int, help="seed of the test inputs (default: fresh each run)")
@@ -90,7 +92,7 @@ def folder_name(student: str) -> str:
 
 
 def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
-    """Print the report, or write it into ``out`` (gradescope: results.json, one folder per learner if several).
+    """Print the report, or write it into ``out`` with the class summary (gradescope: results.json per learner).
 
     Every folder written is inside ``out``, and two learners never share one.
     """
@@ -98,24 +100,14 @@ def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
         sys.stdout.write(reports.render(report, fmt))
         return []
     out.mkdir(parents=True, exist_ok=True)
+    summary = out / "summary.html"
+    summary.write_text(reports.summary_html(report), encoding="utf-8")
     if fmt != "gradescope":
         path = out / OUT_NAMES[fmt]
         path.write_text(reports.render(report, fmt), encoding="utf-8")
-        return [path]
-    written: list[Path] = []
-    taken: set[str] = set()
-    base = out.resolve()
-    for sub in report.submissions:
-        folder = base
-        if len(report.submissions) > 1:
-            name, n = folder_name(sub.student), 1
-            while name.lower() in taken:
-                n += 1
-                name = f"{folder_name(sub.student)}-{n}"
-            taken.add(name.lower())
-            folder = base / name
-        if folder.resolve().parent != base and folder.resolve() != base:
-            raise ValueError(f"refusing to write outside {base}: {folder}")
+        return [path, summary]
+    written: list[Path] = [summary]
+    for sub, folder in zip(report.submissions, learner_places(report, out, len(report.submissions) > 1)):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "results.json"
         path.write_text(json.dumps(reports.gradescope_results(sub, report), indent=2) + "\n", encoding="utf-8")
@@ -123,18 +115,35 @@ def write_report(report: Report, fmt: str, out: Path | None) -> list[Path]:
     return written
 
 
-def _bundle(argv: list[str]) -> int:
-    from cnnlab.grading import bundle
+def learner_places(report: Report, base: Path, separate: bool = True) -> list[Path]:
+    """One place per learner inside ``base``: distinct safe names (or ``base`` itself for one learner)."""
+    base = base.resolve()
+    places, taken = [], set()
+    for sub in report.submissions:
+        if not separate:
+            places.append(base)
+            continue
+        name, n = folder_name(sub.student), 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{folder_name(sub.student)}-{n}"
+        taken.add(name.lower())
+        place = base / name
+        if place.resolve().parent != base:
+            raise ValueError(f"refusing to write outside {base}: {place}")
+        places.append(place)
+    return places
 
-    args = bundle_parser().parse_args(argv)
-    try:
-        path = bundle.build(args.chapter, args.output, Limits(timeout=args.timeout, memory_mb=args.memory),
-                            show_details=args.show_details, partial_credit=args.partial_credit)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} (chapter {args.chapter}): upload it as the Gradescope autograder")
-    return 0
+
+def write_feedback(report: Report, folder: Path) -> list[Path]:
+    """One HTML feedback page per learner in ``folder`` (``<student>.html``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sub, place in zip(report.submissions, learner_places(report, folder)):
+        path = place.with_name(place.name + ".html")
+        path.write_text(reports.feedback_html(sub, report), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 class _StopOnSigterm:
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     config = GradeConfig(chapter=args.chapter, limits=Limits(timeout=args.timeout, memory_mb=args.memory),
                          jobs=args.jobs, seed=args.seed, show_details=args.show_details,
                          partial_credit=args.partial_credit, unsafe=args.unsafe,
-                         hidden=[str(args.out)] if args.out else [])
+                         hidden=[str(p) for p in (args.out, args.feedback) if p])
     try:
         with _StopOnSigterm():
             result = grade(args.submissions, config)
@@ -178,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in write_report(result, args.format, args.out):
         print(f"wrote {path}", file=sys.stderr)
+    if args.feedback is not None:
+        pages = write_feedback(result, args.feedback)
+        print(f"wrote {len(pages)} feedback page(s) into {args.feedback}", file=sys.stderr)
     if args.out is not None:
         total = len(result.submissions)
         print(f"graded {total} submission(s), seed {result.seed}", file=sys.stderr)

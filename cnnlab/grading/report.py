@@ -1,12 +1,22 @@
-"""Write a grading report: a text table, JSON, a CSV gradebook, or Gradescope's ``results.json``. Lesson: exercises."""
+"""Write a grading report: a text table, JSON, a CSV gradebook, or Gradescope's ``results.json``. Lesson: exercises.
+
+Besides one row per learner, every report says what the class got wrong: for each exercise,
+how many submissions passed, how many left it unimplemented, and the classic mistakes the
+exercise recognised, most frequent first ("dx: kernel not rotated — 37 of 120"). The summary
+is in the text report, in the JSON (``"summary"``) and, with ``--out``, in a small HTML page
+with one bar chart per exercise; ``--feedback DIR`` writes one page per learner.
+"""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+from pathlib import Path
 
+from cnnlab.common import Outcome
 from cnnlab.grading.grader import Report, SubmissionResult
 from cnnlab.grading.sandbox import UNSAFE_FLAG
 
@@ -41,6 +51,93 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
 
 
+def class_summary(report: Report) -> dict[str, dict[str, dict]]:
+    """chapter -> exercise -> {"submissions", "passed", "missing", "mistakes": {label: count}}.
+
+    ``missing`` counts answers left unimplemented (or absent); each recognised mistake counts
+    once per submission, however many of its cases showed it; labels run most frequent first.
+    """
+    found: dict[str, dict[str, dict]] = {}
+    for sub in report.submissions:
+        for e in sub.exercises:
+            entry = found.setdefault(sub.chapter or "??", {}).setdefault(
+                e.name, {"submissions": 0, "passed": 0, "missing": 0, "mistakes": {}})
+            entry["submissions"] += 1
+            entry["passed"] += e.status == Outcome.PASSED
+            entry["missing"] += e.status in (Outcome.NOT_IMPLEMENTED, Outcome.MISSING)
+            for label in dict.fromkeys(e.mistakes):
+                entry["mistakes"][label] = entry["mistakes"].get(label, 0) + 1
+    for chapter in found.values():
+        for entry in chapter.values():
+            entry["mistakes"] = dict(sorted(entry["mistakes"].items(), key=lambda kv: (-kv[1], kv[0])))
+    return found
+
+
+def summary_lines(report: Report, most: int = 5) -> list[str]:
+    """The class summary as text: per exercise, the passes and the most frequent mistakes."""
+    lines = []
+    for chapter, group in class_summary(report).items():
+        lines += ["", f"what the class got wrong, chapter {chapter}"]
+        for name, entry in group.items():
+            n = entry["submissions"]
+            lines.append(f"  {name}: {entry['passed']} of {n} passed, {entry['missing']} not implemented")
+            for label, count in list(entry["mistakes"].items())[:most]:
+                lines.append(f"    {clean(label, 100)} — {count} of {n}")
+    return lines
+
+
+def summary_html(report: Report) -> str:
+    """A small page: one horizontal bar chart per exercise (passed, not implemented, each mistake)."""
+    parts = [f"<h1>What the class got wrong</h1><p>{len(report.submissions)} submission(s), seed {report.seed}. "
+             f"{html.escape(isolation_statement(report))}.</p>"]
+    for chapter, group in class_summary(report).items():
+        parts.append(f"<h2>Chapter {html.escape(chapter)}</h2>")
+        for name, entry in group.items():
+            bars = [("passed", entry["passed"], "#1a7f37"), ("not implemented", entry["missing"], "#6e7781")]
+            bars += [(label, count, "#cf222e") for label, count in entry["mistakes"].items()]
+            parts.append(f"<h3>{html.escape(name)}</h3>" + _bar_chart(bars, entry["submissions"]))
+    style = ("body{font-family:sans-serif;max-width:760px;margin:2em auto;color:#1f2328}"
+             "h3{margin:1.2em 0 .3em;font-family:monospace}svg text{font-size:12px}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Class summary</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def _bar_chart(bars: list[tuple[str, int, str]], total: int, width: int = 720) -> str:
+    """An inline SVG bar chart: one labelled bar per (label, count, colour), scaled to ``total``."""
+    row, label_width, bar_width = 22, 300, width - 300 - 70
+    rows = []
+    for i, (label, count, colour) in enumerate(bars):
+        y = i * row
+        length = 0 if not total else round(bar_width * count / total)
+        shown = clean(label, 48)
+        rows.append(f"<text x='0' y='{y + 15}'>{html.escape(shown)}</text>"
+                    f"<rect x='{label_width}' y='{y + 4}' width='{length}' height='14' fill='{colour}'/>"
+                    f"<text x='{label_width + length + 6}' y='{y + 15}'>{count} of {total}</text>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{row * len(bars) + 4}' "
+            f"role='img'>{''.join(rows)}</svg>")
+
+
+def feedback_html(sub: SubmissionResult, report: Report) -> str:
+    """One learner's page: each exercise, its points, what failed and why (the named cause when recognised)."""
+    rows = []
+    for e in sub.exercises:
+        why = html.escape(clean(e.message, 2000))
+        causes = "".join(f"<li>{html.escape(clean(h, 600))}</li>" for h in dict.fromkeys(e.hints))
+        rows.append(f"<tr><td><code>{html.escape(e.name)}</code></td><td>{_points(e.points)}/{_points(e.max_points)}"
+                    f"</td><td>{html.escape(str(e.status))}</td><td>{why}"
+                    + (f"<ul>{causes}</ul>" if causes else "") + "</td></tr>")
+    note = f"<p>{html.escape(clean(sub.message, 2000))}</p>" if sub.message else ""
+    style = ("body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#1f2328}"
+             "td,th{border-bottom:1px solid #d0d7de;padding:.4em;vertical-align:top;text-align:left}"
+             "table{border-collapse:collapse}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Feedback: {html.escape(clean(sub.student, 100))}"
+            f"</title><style>{style}</style></head><body><h1>Chapter {html.escape(sub.chapter or '??')}: "
+            f"{_points(sub.score)}/{_points(sub.max_score)} points</h1>{note}<table><tr><th>exercise</th>"
+            f"<th>points</th><th>outcome</th><th>what the grader found</th></tr>{''.join(rows)}</table>"
+            f"<p>Each exercise ran on its own, on freshly drawn test inputs. "
+            f"{html.escape(isolation_statement(report))}.</p></body></html>\n")
+
+
 def text(report: Report) -> str:
     """A table per chapter (points per exercise, total), what went wrong, and the isolation achieved."""
     subs = report.submissions
@@ -69,6 +166,7 @@ def text(report: Report) -> str:
     if problems:
         lines += ["", "what went wrong" + (" (and every case, --show-details)" if report.config.show_details else ""),
                   *problems[1:]]
+    lines += summary_lines(report)
     lines += ["", "isolation of learner code on this machine:", *[f"  {line}" for line in report.isolation.lines()]]
     if report.isolation.unsafe:
         lines += ["", isolation_statement(report)]
@@ -76,7 +174,7 @@ def text(report: Report) -> str:
 
 
 def as_json(report: Report) -> str:
-    return json.dumps(report.as_dict(), indent=2) + "\n"
+    return json.dumps(dict(report.as_dict(), summary=class_summary(report)), indent=2) + "\n"
 
 
 def gradebook_csv(report: Report) -> str:

@@ -23,7 +23,7 @@ def _sum_ref(x, k):
 
 
 def _sum_hint(case, got, expected):
-    if np.shape(got) == (len(case["x"]),):
+    if case["k"] > 1 and np.shape(got) == (len(case["x"]),):
         return Mistake("output: one value per input", "count how many windows fit inside x",
                        "the output has one value per input: only windows that fit inside x count")
     return None
