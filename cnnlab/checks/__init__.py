@@ -406,8 +406,14 @@ def _forbidden_in_source(fn: Callable, ex: Exercise) -> list[str]:
         return []
     from cnnlab.grading.scan import forbidden_uses
 
+    known = {}
+    for name, value in getattr(fn, "__globals__", {}).items():
+        if inspect.ismodule(value):
+            known[name] = value.__name__
+        elif callable(value) and isinstance(getattr(value, "__module__", None), str) and hasattr(value, "__name__"):
+            known[name] = f"{value.__module__}.{value.__name__}"
     try:
-        return [str(u) for u in forbidden_uses(source, ex.forbidden)]
+        return [str(u) for u in forbidden_uses(source, ex.forbidden, known)]
     except (SyntaxError, ValueError, RecursionError):
         return []
 

@@ -65,13 +65,17 @@ def set_aside(node: ast.AST) -> bool:
     return False
 
 
-def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[Use]:
-    """Every use of a forbidden module or a dynamic import in ``source`` (already plain Python)."""
+def forbidden_uses(source: str, forbidden: tuple[str, ...], known: dict[str, str] | None = None) -> list[Use]:
+    """Every use of a forbidden module or a dynamic import in ``source`` (already plain Python).
+
+    ``known`` maps names defined outside ``source`` to what they stand for (a self-check reads a
+    function whose ``np`` was imported elsewhere in the notebook: ``{"np": "numpy"}``).
+    """
     if not forbidden:
         return []
     tree = parse(source)
     tree.body = [node for node in tree.body if not set_aside(node)]
-    aliases: dict[str, str] = {}            # local name -> the module or object it stands for
+    aliases: dict[str, str] = dict(known or {})      # local name -> the module or object it stands for
     uses: list[Use] = []
 
     def report(line: int, name: str) -> None:
