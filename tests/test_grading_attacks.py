@@ -700,7 +700,7 @@ def test_no_process_of_the_run_survives_it(graded):
 
 def test_no_file_outside_the_sandbox_changes(graded):
     assert not any(graded["new_files"].values()), graded["new_files"]
-    assert sorted(p.name for p in (graded["folder"] / "out").iterdir()) == ["grades.json"]
+    assert sorted(p.name for p in (graded["folder"] / "out").iterdir()) == ["grades.json", "summary.html"]
     assert not graded["marker"].exists()            # nothing was unpickled
     assert graded["course_changed"] == []
 

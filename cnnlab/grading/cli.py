@@ -146,6 +146,20 @@ def write_feedback(report: Report, folder: Path) -> list[Path]:
     return written
 
 
+def _bundle(argv: list[str]) -> int:
+    from cnnlab.grading import bundle
+
+    args = bundle_parser().parse_args(argv)
+    try:
+        path = bundle.build(args.chapter, args.output, Limits(timeout=args.timeout, memory_mb=args.memory),
+                            show_details=args.show_details, partial_credit=args.partial_credit)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (chapter {args.chapter}): upload it as the Gradescope autograder")
+    return 0
+
+
 class _StopOnSigterm:
     """While grading, SIGTERM ends the run like Ctrl-C, so that the finally blocks remove the sandbox's folders."""
 

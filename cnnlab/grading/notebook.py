@@ -146,7 +146,7 @@ def locate(cells: list[Cell], name: str) -> Located:
     if tagged:
         chosen = tagged[-1]
         note = (f"{len(tagged)} cells carry grade_id {name!r}; the last one was graded" if len(tagged) > 1 else "")
-        if chosen in defining:
+        if chosen in defining or chosen.too_large:          # a cell too large to read is graded as such
             return Located(chosen, note)
         others = [c for c in defining if c.grade_id != name]
         if others:

@@ -291,7 +291,7 @@ class Zygote:
             self.events[key] = threading.Event()
             self.proc.stdin.write((json.dumps({"op": "run", "id": key, "job": job}) + "\n").encode())
             self.proc.stdin.flush()
-        self.events[key].wait(job["timeout"] + 60)
+        self.events[key].wait(job["timeout"] + 120)           # the server's own deadlines come first
         with self.lock:
             del self.events[key]
             done = self.waiting.pop(key, None)

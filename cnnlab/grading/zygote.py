@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib.util
+import io
 import json
 import os
 import resource
@@ -45,6 +46,7 @@ import sys
 import time
 
 SETUP_FAILED = 97                 # exit code: the sandbox could not be built (a grader problem)
+SETUP_SECONDS = 60                # the time a child may take to isolate itself; its own time starts after that
 MESSAGE_CHARS = 300               # learner messages are cut to this length
 HERE = os.path.dirname(os.path.abspath(__file__))
 PR_SET_CHILD_SUBREAPER = 36
@@ -428,13 +430,22 @@ def child(job: dict, exercise: dict, status_w: int) -> None:
             os._exit(SETUP_FAILED)
     import numpy as np
 
-    savez, dumps = np.savez, json.dumps
+    savez, dumps, array, BytesIO, write = np.savez, json.dumps, np.array, io.BytesIO, os.write
     guard = ImportGuard([*job["forbidden"], *GUARDED_ALWAYS])
     guard.install()
     meta, arrays = run_learner(job, exercise["cases"], exercise["probe"], np)
     meta["forbidden"] = list(guard.attempts)
-    with os.fdopen(result_fd, "wb") as f:
-        savez(f, **arrays, meta=np.array(dumps(meta)))
+    buffer = BytesIO()
+    try:
+        savez(buffer, **arrays, meta=array(dumps(meta)))
+    except BaseException as err:           # noqa: BLE001 - e.g. out of memory: say so instead of a broken file
+        buffer = BytesIO()
+        meta = {"nonce": job["nonce"], "cell": failure(err), "function": {"ok": True}, "cases": [],
+                "forbidden": meta["forbidden"]}
+        savez(buffer, meta=array(dumps(meta)))
+    data = memoryview(buffer.getvalue())   # written whole, in as few calls as the kernel needs
+    while data:
+        data = data[write(result_fd, data):]
     os._exit(0)
 
 
@@ -561,8 +572,8 @@ class Server:
         os.close(status_w)
         quota = job["isolation"].get("quota")          # a real working folder: its size is watched
         record = {"id": request["id"], "pid": pid, "job": job, "status_r": status_r, "status": b"", "eof": False,
-                  "start": time.monotonic(), "deadline": time.monotonic() + job["timeout"], "timed_out": False,
-                  "quota": quota, "over_quota": False}
+                  "start": time.monotonic(), "deadline": time.monotonic() + SETUP_SECONDS, "timed_out": False,
+                  "quota": quota, "over_quota": False, "ready": False}
         try:
             record["pidfd"] = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -587,15 +598,24 @@ class Server:
             os.close(record["pidfd"])
         del self.running[record["pid"]]
         text = record["status"].decode("utf-8", "replace").strip()
-        setup_error = text[6:] if text.startswith("error ") else (None if text == "ok" else
-                                                                   "the sandbox did not report its set-up")
+        if text.startswith("error "):
+            setup_error = text[6:]
+        elif text == "ok":
+            setup_error = None
+        elif time.monotonic() - record["start"] >= SETUP_SECONDS:
+            setup_error = f"the sandbox took more than {SETUP_SECONDS} s to set itself up"
+        else:
+            setup_error = f"the sandbox ended before reporting its set-up (status {status})"
         self.say({"done": record["id"], "status": status, "timed_out": record["timed_out"],
                   "over_quota": record["over_quota"],
                   "seconds": round(time.monotonic() - record["start"], 4), "setup_error": setup_error,
                   "killed_after": left})
 
     def drain(self, record: dict) -> None:
-        """Read what the child said about its set-up (one line; anything past 4 kB is dropped)."""
+        """Read what the child said about its set-up (one line; anything past 4 kB is dropped).
+
+        Once it says "ok" the learner's code runs, and the job's own time limit starts.
+        """
         while not record["eof"]:
             ready, _, _ = select.select([record["status_r"]], [], [], 0)
             if not ready:
@@ -606,6 +626,9 @@ class Server:
                 return
             if len(record["status"]) < 4096:
                 record["status"] += chunk
+            if not record["ready"] and record["status"].startswith(b"ok\n"):
+                record["ready"] = True
+                record["deadline"] = time.monotonic() + record["job"]["timeout"]
 
     def reap(self) -> None:
         """Finish every child that has ended (or passed its deadline)."""
@@ -616,7 +639,7 @@ class Server:
             if done[0]:
                 self.finish(record, done[1])
             elif now >= record["deadline"]:
-                record["timed_out"] = True
+                record["timed_out"] = record["ready"]          # before "ok", the set-up is too slow: the grader's fault
                 self.finish(record, None)
             elif record["quota"] and not within_quota(*record["quota"]):
                 record["over_quota"] = True
