@@ -168,7 +168,9 @@ class UidPool:
 
 
 def _lock_folder() -> Path:
-    folder = Path(tempfile.gettempdir()) / "cnnlab-sandbox-uids"
+    """One folder per machine (never $TMPDIR, which differs between runs) where user ids are claimed."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path("/tmp")
+    folder = base / "cnnlab-sandbox-uids"
     try:
         folder.mkdir(mode=0o700)
     except FileExistsError:
