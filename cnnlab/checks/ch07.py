@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.checks import Exercise
+from cnnlab.checks import Exercise, Probe
 from cnnlab.common import parameter_count
 
 HEAD_IN = 1280                  # features EfficientNet-Lite0's classifier reads
@@ -34,19 +34,6 @@ def _head_ref(num_classes):
     from cnnlab.transfer import freeze, replace_head
 
     return replace_head(freeze(_model()), num_classes)
-
-
-def _head_probe(model, case):
-    """(trainable parameters, all parameters, output shape, requires_grad of every parameter tensor)."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
-    params = list(model.parameters())
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, PROBE_INPUT, PROBE_INPUT))).float()
-    with torch.no_grad():
-        out = model.eval()(x)
-    return (np.int64(parameter_count(params, trainable_only=True)),
-            np.int64(parameter_count(params)), np.array(out.shape),
-            np.array([p.requires_grad for p in params]))
 
 
 def _head_hint(case, got, expected):
@@ -127,17 +114,6 @@ def _optim_ref(num_classes, lr, backbone_lr_scale):
     return torch.optim.Adam(finetune_param_groups(_model(num_classes), lr, backbone_lr_scale))
 
 
-def _optim_probe(opt, case):
-    """(learning rates, parameters per group, distinct parameters), groups sorted by learning rate."""
-    if not isinstance(opt, torch.optim.Optimizer):
-        raise TypeError(f"expected a torch optimizer, got {type(opt).__name__}")
-    groups = sorted(opt.param_groups, key=lambda g: g["lr"])
-    distinct = {id(p): p for g in groups for p in g["params"]}
-    return (np.array([g["lr"] for g in groups], dtype=float),
-            np.array([parameter_count(g["params"]) for g in groups]),
-            np.int64(parameter_count(distinct.values())))
-
-
 def _optim_hint(case, got, expected):
     lrs, sizes, covered = got
     head = HEAD_IN * case["num_classes"] + case["num_classes"]
@@ -156,12 +132,12 @@ def _optim_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="freeze_and_replace_head", chapter="07", points=3, cases=_head_cases, reference=_head_ref,
-             probe=_head_probe, diagnose=_head_hint, forbidden=("cnnlab.transfer",),
+             probe=Probe("classifier_head", (("size", PROBE_INPUT),)), imports=("cnnlab.models",), diagnose=_head_hint, forbidden=("cnnlab.transfer",),
              description="freeze EfficientNet-Lite0 and give it a new trainable head"),
     Exercise(name="trainable_after_freezing", chapter="07", points=2, cases=_count_cases, reference=_count_ref,
-             diagnose=_count_hint, forbidden=("cnnlab.transfer",),
+             diagnose=_count_hint, forbidden=("cnnlab.transfer",), imports=("cnnlab.models",),
              description="freeze the stem and the first stages, count the parameters that still learn"),
     Exercise(name="finetune_optimizer", chapter="07", points=3, cases=_optim_cases, reference=_optim_ref,
-             probe=_optim_probe, diagnose=_optim_hint, forbidden=("cnnlab.transfer",), rtol=1e-9,
+             probe=Probe("optimizer_groups"), imports=("cnnlab.models",), diagnose=_optim_hint, forbidden=("cnnlab.transfer",), rtol=1e-9,
              description="Adam with two parameter groups: backbone at a smaller rate, new head at the full rate"),
 ]
