@@ -39,7 +39,7 @@ def _lenet_cases(rng):
 
 
 def _lenet_ref(num_classes, in_channels):
-    from cnnlab.models import lenet5          # imported here: the probe may run where learners cannot import it
+    from cnnlab.models import lenet5          # imported when the reference runs (in the checking process only)
 
     return lenet5(num_classes, variant="classic", in_channels=in_channels)
 

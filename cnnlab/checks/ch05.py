@@ -21,7 +21,7 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, num_convs):
-    from cnnlab.models.vgg import vgg_features   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.vgg import vgg_features   # imported when the reference runs (in the checking process only)
 
     return vgg_features([out_channels] * num_convs + ["M"], in_channels)[0]
 

@@ -21,7 +21,7 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, stride):
-    from cnnlab.models.resnet import BasicBlock   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.resnet import BasicBlock   # imported when the reference runs (in the checking process only)
 
     return BasicBlock(in_channels, out_channels, stride)
 

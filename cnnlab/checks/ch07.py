@@ -13,7 +13,7 @@ PROBE_INPUT = 32                # a small image is enough to check the output sh
 
 
 def _model(num_classes: int = 1000):
-    from cnnlab.models import efficientnet_lite0   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models import efficientnet_lite0   # imported when the reference runs (in the checking process only)
 
     return efficientnet_lite0(num_classes=num_classes)
 
