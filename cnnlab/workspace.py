@@ -74,7 +74,7 @@ def file_key(path: Path) -> str | None:
     """``content_key`` of the notebook at ``path``; None when it is missing or not a readable notebook."""
     try:
         return content_key(nbformat.read(path, as_version=4))
-    except (OSError, ValueError, AttributeError, KeyError):
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
 
 
@@ -118,11 +118,7 @@ class Workspace:
     copies: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     known: frozenset[str] = frozenset()      # course notebooks the manifest knew when this run began
-
-    @property
-    def created(self) -> bool:
-        """True while no lesson has been copied yet: this run creates the workspace."""
-        return not any(rel.startswith("notebooks/") for rel in self.known)
+    created: bool = True                     # no lessons in work/ yet: this run creates the workspace
 
     @property
     def folder(self) -> Path:
@@ -130,11 +126,15 @@ class Workspace:
 
     @classmethod
     def open(cls, course: Path) -> "Workspace":
-        manifest = course / FOLDER / MANIFEST
-        if not manifest.exists():
-            return cls(course)
-        copies = json.loads(manifest.read_text(encoding="utf-8"))["copies"]
-        return cls(course, copies=copies, known=frozenset(entry["source"] for entry in copies.values()))
+        """The workspace as its manifest records it. Without a readable manifest every file that
+        differs from the course counts as the learner's, so nothing is lost either way."""
+        created = not (course / FOLDER / "notebooks").is_dir()
+        try:
+            copies = json.loads((course / FOLDER / MANIFEST).read_text(encoding="utf-8"))["copies"]
+            known = frozenset(entry["source"] for entry in copies.values())
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(course, created=created)
+        return cls(course, copies=copies, known=known, created=created)
 
     def save(self) -> None:
         """Write the manifest and append this run's notes to UPDATES.md."""
@@ -165,7 +165,11 @@ class Workspace:
     def untouched(self, rel: str) -> bool:
         """True when the copy at ``rel`` holds exactly what the course tooling put there."""
         entry = self.copies.get(rel)
-        return entry is not None and file_key(self.folder / rel) == entry["key"]
+        return entry is not None and self.untouched_entry(self.folder / rel, entry)
+
+    @staticmethod
+    def untouched_entry(path: Path, entry: dict) -> bool:
+        return entry["key"] is not None and file_key(path) == entry["key"]
 
     def free_name(self, rel: str, tag: str) -> str:
         """``exercises/01_x.new.ipynb`` for ``exercises/01_x.ipynb`` (then ``.new-2``, …): a name nothing uses."""
@@ -230,7 +234,7 @@ class Workspace:
                 continue
             renamed = self.renamed_to(entry["source"], sources)
             now = f"the course renamed it to {self.shown(renamed)}" if renamed else "the course no longer has it"
-            if file_key(path) == entry["key"]:
+            if self.untouched_entry(path, entry):
                 path.unlink()
                 self.note(f"removed: {self.shown(rel)} ({now}; you had not changed it)")
             else:

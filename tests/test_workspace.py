@@ -213,6 +213,19 @@ def test_files_the_learner_created_are_never_touched(course):
     assert all(path.read_text() == text for path, text in own.items())
 
 
+def test_a_notebook_that_no_longer_opens_is_never_overwritten(course):
+    workspace.refresh(course)
+    broken = course / FOLDER / "exercises" / "01_topic.ipynb"
+    broken.write_text('{"cells": [half a save')
+    publish(course, solution("# Exercises 01, v2"))
+    assert workspace.refresh(course) == [f"kept: {FOLDER}/exercises/01_topic.ipynb has your changes; the course's "
+                                         f"new version is beside it: {FOLDER}/exercises/01_topic.new.ipynb"]
+    for folder in ("exercises", "solutions"):
+        (course / folder / "01_topic.ipynb").unlink()
+    workspace.refresh(course)
+    assert broken.read_text() == '{"cells": [half a save'
+
+
 def test_answers_typed_into_exercises_move_to_the_workspace(course, monkeypatch):
     """Before the workspace existed, learners typed answers into the course's exercises/."""
     ex = course / "exercises" / "01_topic.ipynb"
@@ -370,6 +383,17 @@ def test_lab_serves_the_workspace_and_opens_lesson_00(tmp_path):
     assert f"--ServerApp.root_dir={tmp_path / FOLDER}" in command
     assert "--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb" in command
     assert (ROOT / "notebooks" / "00_welcome.ipynb").exists()    # the start page is a course lesson
+
+
+def test_a_lost_manifest_loses_no_work(course):
+    workspace.refresh(course)
+    type_answer(course / FOLDER / "exercises" / "01_topic.ipynb")
+    (course / FOLDER / workspace.MANIFEST).write_text("not json")
+    publish(course, solution("# Exercises 01, v2"))
+    notes = workspace.refresh(course)
+    assert notes == [f"kept: {FOLDER}/exercises/01_topic.ipynb has your changes; the course's new version "
+                     f"is beside it: {FOLDER}/exercises/01_topic.new.ipynb"]
+    assert ANSWER in cells(course / FOLDER / "exercises" / "01_topic.ipynb")
 
 
 def test_manifest_records_what_was_copied(course):
