@@ -22,7 +22,8 @@ overwrites a file the learner changed:
 "Changed" means the cells' text changed: running a notebook (outputs, execution counts) is not
 a change. Answers that a learner typed into the course's own ``exercises/`` before the
 workspace existed are moved into ``work/exercises/``, and ``exercises/`` gets the course's
-version back, so ``cnnlab exercises check`` passes again.
+version back, so ``cnnlab exercises check`` passes again; lessons they saved in ``notebooks/``
+become their first ``work/notebooks/`` copies.
 
 Copies carry no jupytext pairing: the course pairs a notebook with its ``.py`` source only
 where the notebook itself asks for it (the maintainers' ``notebooks/`` and ``solutions/``), so
@@ -245,7 +246,26 @@ class Workspace:
         fresh = [rel for rel in sources if chapter(rel) == chapter(source) and rel not in self.known]
         return fresh[0] if len(fresh) == 1 else None
 
-    # -- answers typed into the course's own exercises/ ------------------------------------
+    # -- work typed into the course's own files, before the workspace existed -------------
+
+    def carry_lesson_changes(self) -> None:
+        """Give the learner's edits of the course's lessons (``notebooks/``) a place in the workspace.
+
+        Before the workspace existed, saving a lesson rewrote the course's own ``notebooks/NN_x.ipynb``
+        (and its ``.py``). When the workspace has no copy of such a lesson yet, its copy is the
+        learner's version, recorded as changed from the committed one; the course's files are left
+        as they are (they are git's to restore, and may be a maintainer's edits).
+        """
+        for rel in (r for r in course_notebooks(self.course) if r.startswith("notebooks/")):
+            if rel in self.copies or (self.folder / rel).exists():
+                continue
+            committed, on_disk = committed_key(self.course, rel), file_key(self.course / rel)
+            if committed is None or on_disk is None or on_disk == committed:
+                continue
+            self.write(rel, learner_copy(self.course / rel), rel)
+            self.copies[rel] = {"source": rel, "key": committed, "offered": on_disk}
+            self.note(f"copied: your changes to {rel} are in {self.shown(rel)}; {rel} keeps them too "
+                      "until you restore it (`git checkout -- notebooks/`)")
 
     def rescue_exercises(self) -> None:
         """Move answers typed into the course's ``exercises/`` into ``work/exercises/``.
@@ -334,6 +354,7 @@ def refresh(course: Path | None = None) -> list[str]:
     course = exercises.repo_root(course)
     ws = Workspace.open(course)
     ws.rescue_exercises()
+    ws.carry_lesson_changes()
     sources = course_notebooks(course)
     for rel, path in sources.items():
         ws.take(rel, learner_copy(path))

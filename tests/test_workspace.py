@@ -249,6 +249,23 @@ def test_answers_typed_into_exercises_move_to_the_workspace(course, monkeypatch)
     assert ANSWER in cells(course / FOLDER / "exercises" / "01_topic.ipynb")
 
 
+def test_lesson_edits_from_before_the_workspace_are_carried_over(course):
+    """Before the workspace existed, saving a lesson rewrote the course's own notebooks/."""
+    lesson = course / "notebooks" / "01_topic.ipynb"
+    write(lesson, notebook("# Topic", "y = 2", "y ** 2   # my experiment"))
+
+    notes = workspace.refresh(course)
+    assert notes[0] == (f"copied: your changes to notebooks/01_topic.ipynb are in {FOLDER}/notebooks/01_topic.ipynb; "
+                        "notebooks/01_topic.ipynb keeps them too until you restore it (`git checkout -- notebooks/`)")
+    mine = course / FOLDER / "notebooks" / "01_topic.ipynb"
+    assert "y ** 2   # my experiment" in cells(mine) and "y ** 2   # my experiment" in cells(lesson)
+    git(course, "checkout", "--", "notebooks/")
+    assert workspace.refresh(course) == []                    # the copy is the learner's, not an old version
+    assert "y ** 2   # my experiment" in cells(mine)
+    write(lesson, notebook("# Topic, v2", "y = 2"))
+    assert workspace.refresh(course)[0].startswith(f"kept: {FOLDER}/notebooks/01_topic.ipynb has your changes")
+
+
 def exercises_in_step(course: Path, monkeypatch) -> bool:
     """``cnnlab exercises check`` for the demo chapter (its registry has the one exercise)."""
     from cnnlab import checks
