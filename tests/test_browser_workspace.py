@@ -49,9 +49,14 @@ def run(clone: Path, *command: str) -> subprocess.CompletedProcess:
 
 
 def saved_sources(clone: Path) -> str:
-    """Every cell source of the learner's exercise copy, as saved on disk."""
-    nb = json.loads((clone / "work" / EXERCISE).read_text())
-    return "\n".join("".join(cell["source"]) for cell in nb["cells"])
+    """Every cell source of the learner's exercise copy, as saved on disk (read again while a save is half-written)."""
+    for _ in range(20):
+        try:
+            nb = json.loads((clone / "work" / EXERCISE).read_text())
+            return "\n".join("".join(cell["source"]) for cell in nb["cells"])
+        except ValueError:
+            time.sleep(0.25)
+    raise AssertionError(f"work/{EXERCISE} is not a readable notebook")
 
 
 def wait_for(condition, timeout_s: float, what: str) -> None:
