@@ -1,5 +1,6 @@
 # cnnlab: every target bootstraps what it needs, so each works on a fresh clone.
-#   make lab      create .venv on first use, then open JupyterLab on the course
+#   make lab      create .venv on first use, refresh your workspace work/, open JupyterLab on it
+#   make update   take the course's new commits (git pull), then refresh work/ (your changes kept)
 #   make test     unit tests + every notebook under nbval (CNNLAB_QUICK=1); LESSON=03: one lesson's
 #                 tests and notebooks
 #   make course   run every lesson and export HTML with outputs into build/
@@ -17,10 +18,8 @@ LAB_ARGS ?=
 # LESSON=03 narrows `make test` to one lesson: the tests marked lesson03 (tests/conftest.py assigns
 # the marks) and that lesson's notebook, solution and exercise notebooks.
 LESSON ?=
-# JupyterLab refuses to start as root unless told; containers and CI often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: grade lab test test-unit test-notebooks course slides bench exercises check-exercises clean
+.PHONY: grade lab update test test-unit test-notebooks course slides bench exercises check-exercises clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +30,12 @@ $(STAMP): pyproject.toml constraints.txt
 	echo '{"jupyterlab-rise:plugin": {"theme": "white"}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
+# The learner works in work/, never in the course's own notebooks (see cnnlab/workspace.py).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. notebooks/00_welcome.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+	$(VENV)/bin/cnnlab lab $(LAB_ARGS)
+
+update: $(STAMP)
+	$(VENV)/bin/cnnlab workspace update
 
 test: test-unit test-notebooks
 

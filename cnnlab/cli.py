@@ -1,5 +1,7 @@
-"""The ``cnnlab`` command: data, train, course, exercises, grade.
+"""The ``cnnlab`` command: lab, workspace, data, train, course, exercises, grade.
 
+    cnnlab lab [JUPYTERLAB OPTION ...]  refresh work/, then open JupyterLab on lesson 00 there
+    cnnlab workspace refresh|update     bring work/ in step with the course (update: git pull first)
     cnnlab data status                  where the data sets are
     cnnlab data fetch [fashion_mnist|mnist]
     cnnlab train MODEL [--epochs N] [--full|--sample] ...
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -42,16 +45,24 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    from cnnlab import exercises
+    from cnnlab import exercises, workspace
 
     try:
         if args.action == "build":
+            for line in workspace.rescue():         # answers typed into exercises/ go to work/ first
+                print(line)
             for path, state in exercises.build().items():
                 print(f"{state:10s} {path}")
             return 0
         problems = exercises.check()
+        answers = workspace.exercises_with_answers() if problems else []
     except (exercises.ExerciseError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    if answers:
+        print(f"{', '.join(answers)}: your answers are in the course's own exercise notebooks. "
+              f"`make lab` (or `cnnlab workspace refresh`) moves them into {workspace.FOLDER}/exercises/, "
+              "where your work lives, and puts the course's version back.", file=sys.stderr)
         return 1
     if problems:
         print("exercises/ is out of step with solutions/ (run `cnnlab exercises build`):", file=sys.stderr)
@@ -60,6 +71,39 @@ def _exercises(args: argparse.Namespace) -> int:
         return 1
     print("exercises/ matches solutions/")
     return 0
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    from cnnlab import exercises, workspace
+
+    try:
+        if args.action == "refresh":
+            ok, lines = True, workspace.refresh()
+        else:
+            ok, lines = workspace.update()
+    except (exercises.ExerciseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for line in lines or [f"{workspace.FOLDER}/ is up to date with the course"]:
+        print(line)
+    return 0 if ok else 1
+
+
+def _lab(extra: list[str]) -> int:
+    """Refresh the workspace, then replace this process by JupyterLab serving it."""
+    from cnnlab import exercises, workspace
+
+    try:
+        course = exercises.repo_root()
+        lines = workspace.refresh(course)
+    except (exercises.ExerciseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    command = workspace.lab_command(course, extra)
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 def _course(args: argparse.Namespace) -> int:
@@ -125,7 +169,9 @@ def _train(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # train and grade own their arguments; hand them over untouched.
+    # lab, train and grade own their arguments; hand them over untouched.
+    if argv and argv[0] == "lab":
+        return _lab(argv[1:])
     if argv and argv[0] == "train":
         return _train(argv[1:])
     if argv and argv[0] == "grade":
@@ -137,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train a model on Fashion-MNIST (see `cnnlab train -h`)")
     sub.add_parser("grade", help="grade exercise submissions (see `cnnlab grade -h`)")
+    sub.add_parser("lab", help="refresh work/, then open JupyterLab on lesson 00 there (options go to JupyterLab)")
+
+    p = sub.add_parser("workspace", help="your own copies of the lessons and exercises, in work/")
+    p.add_argument("action", choices=["refresh", "update"],
+                   help="refresh: bring work/ in step with the course on disk; "
+                        "update: take the course's new commits (git pull), then refresh")
+    p.set_defaults(func=_workspace)
 
     p = sub.add_parser("data", help="where the data sets are; fetch the full ones")
     p.add_argument("action", choices=["status", "fetch", "make-sample"])
