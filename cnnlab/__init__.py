@@ -32,15 +32,17 @@ Lessons:
 
 - ``cnnlab.experiments``  ``ch04`` translation test, ``ch06`` gradient norms, ``ch07`` transfer learning
                           curves, ``ch08`` the architecture table
-- ``cnnlab.checks``       each lesson's exercises (``chNN``) and the self-check of a notebook
+- ``cnnlab.checks``       each lesson's exercises (``chNN``), their probes, the self-check of a notebook
 
 Shared and tooling:
 
-- ``cnnlab.common``       parameter counts, layer shapes, deterministic weights, train/eval switching
-- ``cnnlab.grading``      the auto-grader
+- ``cnnlab.common``       parameter counts, layer shapes, deterministic weights, train/eval switching,
+                          the typed outcomes of checks and grader
+- ``cnnlab.grading``      the auto-grader (isolation that fails closed, reports, Gradescope, nbgrader)
 - ``cnnlab.exercises``    exercise notebooks generated from the solutions
+- ``cnnlab.workspace``    the learner's ``work/`` folder: copies, refresh, course updates
 - ``cnnlab.course``       run the lessons, export HTML pages and slide decks
-- ``cnnlab.cli``          the ``cnnlab`` command (data, train, course, exercises, grade)
+- ``cnnlab.cli``          the ``cnnlab`` command (data, train, course, exercises, workspace, lab, grade)
 """
 
 from __future__ import annotations
