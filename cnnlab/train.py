@@ -71,11 +71,14 @@ def _as_batches(data: Batches | torch.Tensor, batch_size: int = 512) -> Batches:
 
 @dataclass
 class History:
-    """Per-epoch record of a ``fit`` run (lists of equal length, one entry per epoch). Lesson 04.
+    """Record of a ``fit`` run: lists of equal length, one row per evaluation. Lesson 04.
 
-    ``val_loss`` and ``val_acc`` hold NaN when no validation data was given; ``seconds`` is
-    the time since the start of training at the end of each epoch; ``lr`` the learning rate
-    at the end of each epoch. ``stopped_early`` says the time budget ended the run.
+    A row is written at the end of every epoch, or ``evals_per_epoch`` times per epoch (see
+    ``FitConfig``); ``epoch`` counts the epochs done at that point (2.25: a quarter into the
+    third), and the training loss and accuracy of a row are those of the batches since the row
+    before. ``val_loss`` and ``val_acc`` hold NaN when no validation data was given; ``seconds``
+    is the time since the start of training; ``lr`` the learning rate at the row.
+    ``stopped_early`` says the time budget (``max_seconds``) ended the run before its epochs did.
     """
 
     epoch: list[float] = field(default_factory=list)
@@ -109,7 +112,8 @@ class History:
         last = f"train loss {self.train_loss[-1]:.4f} acc {self.train_acc[-1]:.4f}"
         if not math.isnan(self.val_acc[-1]):
             last += f", val loss {self.val_loss[-1]:.4f} acc {self.val_acc[-1]:.4f}"
-        return f"History({len(self)} epochs, {self.seconds[-1]:.1f} s; last: {last})"
+        length = f"{round(self.epoch[-1], 2):g} epochs" + (", stopped by its time budget" if self.stopped_early else "")
+        return f"History({length}, {self.seconds[-1]:.1f} s; last: {last})"
 
 
 # --------------------------------------------------------------------------- evaluate / predict
@@ -238,6 +242,8 @@ class FitConfig:
         max_seconds: time budget; training stops when it is spent (the schedule anneals to it).
         amp: bfloat16 mixed precision (faster on recent CPUs and GPUs).
         channels_last: NHWC memory layout (often faster for convs on CPU).
+        evals_per_epoch: rows of the ``History`` per epoch, each with a validation pass: more
+            points on the learning curves of a short run.
     """
 
     epochs: int = 10
@@ -253,6 +259,7 @@ class FitConfig:
     max_seconds: float | None = None
     amp: bool = False
     channels_last: bool = False
+    evals_per_epoch: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -265,6 +272,8 @@ class FitConfig:
             raise ValueError(f"FitConfig: unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError(f"FitConfig: max_seconds must be positive, got {self.max_seconds}")
+        if self.evals_per_epoch < 1:
+            raise ValueError(f"FitConfig: evals_per_epoch must be at least 1, got {self.evals_per_epoch}")
 
     def replace(self, **changes) -> "FitConfig":
         """A copy with some fields changed; an unknown name is an error that lists the fields."""
@@ -310,6 +319,8 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, config: Fi
                if config.scheduler == "plateau" else None)
     steps_per_epoch = len(train)
     total_steps = config.epochs * steps_per_epoch
+    # the steps of an epoch after which a row is written (the last one always)
+    rows_at = {max(1, round(steps_per_epoch * (k + 1) / config.evals_per_epoch)) for k in range(config.evals_per_epoch)}
     history = History()
     live = _live_plot() if live_plot else None
     bar = tqdm(total=total_steps, desc="fit", unit="batch", disable=not progress)
@@ -340,26 +351,54 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, config: Fi
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}",
                             refresh=False)
-        if count == 0:                           # the budget ran out before this epoch began
+            if epoch_steps in rows_at and epoch_steps < steps_per_epoch:
+                _write_row(history, model, val, config, device, bar, live, epoch + epoch_steps / steps_per_epoch,
+                           loss_sum / count, correct / count, count, opt, start)
+                loss_sum, correct, count = 0.0, 0, 0
+        if count == 0:                           # the budget ran out before this epoch (or row) began
             break
-
-        val_loss, val_acc = (evaluate(model, val, device, config.amp, config.channels_last) if val is not None
-                             else (math.nan,) * 2)
+        val_loss = _write_row(history, model, val, config, device, bar, live, epoch + epoch_steps / steps_per_epoch,
+                              loss_sum / count, correct / count, count, opt, start)
         if plateau is not None:
             plateau.step(val_loss if val is not None else loss_sum / count)
-        history.images += count
-        history.append(epoch=epoch + epoch_steps / steps_per_epoch, train_loss=loss_sum / count,
-                       train_acc=correct / count, val_loss=val_loss, val_acc=val_acc,
-                       seconds=time.perf_counter() - start, lr=opt.param_groups[0]["lr"])
-        if val is not None:
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}",
-                            val_acc=f"{val_acc:.3f}")
-        if live is not None:
-            live.update(history)
         if history.stopped_early:
             break
+    if history.stopped_early:
+        _show_budget_stop(bar, config.max_seconds, history)
     bar.close()
     return history
+
+
+def _write_row(history: History, model: nn.Module, val: Batches | None, config: FitConfig, device: torch.device,
+               bar, live, epoch: float, train_loss: float, train_acc: float, images: int,
+               opt: torch.optim.Optimizer, start: float) -> float:
+    """Evaluate on ``val`` (if any), append one row to ``history`` and show it; return the validation loss."""
+    val_loss, val_acc = (evaluate(model, val, device, config.amp, config.channels_last) if val is not None
+                         else (math.nan,) * 2)
+    history.images += images
+    history.append(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
+                   seconds=time.perf_counter() - start, lr=opt.param_groups[0]["lr"])
+    if val is not None:
+        bar.set_postfix(epoch=math.ceil(epoch), loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
+                        val_acc=f"{val_acc:.3f}")
+    if live is not None:
+        live.update(history)
+    return val_loss
+
+
+def _show_budget_stop(bar, max_seconds: float, history: History) -> None:
+    """A run that its time budget ended is finished, not failed: fill the bar and say why it stopped.
+
+    (Closed short of its total, a progress bar turns red in Jupyter, the look of an error.)
+    """
+    if bar.disable:
+        return
+    bar.total = bar.n
+    container = getattr(bar, "container", None)         # tqdm's Jupyter widget keeps its own maximum
+    if container is not None:
+        container.children[1].max = bar.n
+    done = f" after {history.epoch[-1]:.2f} epochs" if len(history) else ""
+    bar.set_description(f"{bar.desc}: stopped at the {max_seconds:g} s budget{done}")
 
 
 def _live_plot():

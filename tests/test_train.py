@@ -95,6 +95,41 @@ def test_fit_stops_when_the_time_budget_is_spent(batches, monkeypatch):
     assert history.lr[-1] == pytest.approx(1e-2 * lr_factor("onecycle", 19 / 20))   # annealed to the deadline
 
 
+def test_fit_writes_several_rows_per_epoch_when_asked(batches):
+    train_batches, val = batches                 # 8 batches per epoch
+    history = fit(tiny_net(), train_batches, val, epochs=2, lr=1e-2, evals_per_epoch=4, progress=False)
+    assert history.epoch == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert not any(math.isnan(v) for v in history.val_acc)
+    assert history.images == 2 * 256                 # every image counted once, whatever the rows
+    with pytest.raises(ValueError, match="evals_per_epoch"):
+        FitConfig(evals_per_epoch=0)
+
+
+def test_a_run_stopped_by_its_budget_ends_as_a_full_bar_that_says_so(batches, monkeypatch, capsys):
+    clock = iter(range(10**6))
+    monkeypatch.setattr(train.time, "perf_counter", lambda: float(next(clock)))
+    history = fit(tiny_net(), batches[0], epochs=100, lr=1e-2, max_seconds=20, progress=True)
+    assert history.stopped_early and "stopped by its time budget" in repr(history)
+    bar = capsys.readouterr().err.strip().split("\r")[-1]          # the text bar's last state
+    assert "stopped at the 20 s budget after 2.12 epochs" in bar
+    assert "100%" in bar and "17/17" in bar
+
+
+def test_budget_stop_turns_the_jupyter_bar_green_not_red():
+    pytest.importorskip("ipywidgets")
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    bar = notebook_tqdm(total=100, desc="fit", display=False)
+    bar.update(40)
+    history = History()
+    history.append(epoch=0.4, train_loss=1.0, train_acc=0.5, val_loss=math.nan, val_acc=math.nan, seconds=5, lr=0.1)
+    train._show_budget_stop(bar, 5, history)
+    bar.close()
+    progress = bar.container.children[1]
+    assert progress.bar_style == "success" and progress.value == progress.max == 40
+    assert "stopped at the 5 s budget after 0.40 epochs" in bar.container.children[0].value.replace("\u2007", " ")
+
+
 def test_fit_applies_augmentation_to_training_batches_only(batches):
     seen = []
 
