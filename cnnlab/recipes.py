@@ -8,7 +8,7 @@ A ``Recipe`` is a network builder, a batch size and a ``FitConfig``: the setting
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -39,6 +39,13 @@ class Recipe:
     def fit(self, model: nn.Module, train: Batches, val: Batches | None = None, **overrides) -> History:
         """``fit`` with this recipe's config; keyword arguments of ``fit`` (config fields or run options) override it."""
         return fit(model, train, val, self.config, **overrides)
+
+    def with_budget(self, seconds: float) -> "Recipe":
+        """The same recipe with another time budget; its schedule anneals to the new deadline.
+
+        Lessons 05 and 06 train the recipes on a shorter budget than ``make bench`` gives them.
+        """
+        return replace(self, config=self.config.replace(max_seconds=seconds))
 
     def evaluate(self, model: nn.Module, loader: Batches) -> tuple[float, float]:
         """``evaluate`` with this recipe's precision, memory layout and test-time flips."""

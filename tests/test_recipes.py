@@ -47,3 +47,12 @@ def test_a_recipe_with_test_flips_evaluates_with_them(left_half):
     assert flipped.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8), flips=True)
     assert plain.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8))
     assert "mirror" in flipped.describe() and "mirror" not in plain.describe()
+
+
+def test_with_budget_changes_only_the_time_budget():
+    recipe = recipes.RECIPES["small-vgg"]
+    short = recipe.with_budget(90)
+    assert short.config.max_seconds == 90 and recipe.config.max_seconds == 147
+    assert short.config.replace(max_seconds=147) == recipe.config
+    assert (short.build, short.batch_size, short.test_flips) == (recipe.build, recipe.batch_size, recipe.test_flips)
+    assert "at most 8 epochs or 90 s" in short.describe()
