@@ -7,7 +7,8 @@ Two recipes, both starting from pretrained weights:
   model on top of fixed features.
 - **Fine-tuning**: train all layers, the pretrained ones with a smaller learning rate
   than the new head (``finetune_param_groups``), so that what they learned is adjusted,
-  not wiped out.
+  not wiped out. With few images, start from a head already trained on the frozen
+  features and keep batch norm's pretrained statistics (``FrozenNormStatistics``).
 
 ``GreyToRGB`` feeds grey images to a network pretrained on colour photos. The lesson's
 experiment, which measures the recipes against training from scratch, is
@@ -27,7 +28,7 @@ from cnnlab.train import pick_device
 
 __all__ = [
     "freeze", "unfreeze", "find_head", "replace_head", "FeatureExtractor", "feature_extractor",
-    "finetune_param_groups", "extract_features", "GreyToRGB",
+    "finetune_param_groups", "FrozenNormStatistics", "extract_features", "GreyToRGB",
 ]
 
 
@@ -129,6 +130,30 @@ def finetune_param_groups(model: nn.Module, lr: float, backbone_lr_scale: float 
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
     head = [p for p in model.parameters() if id(p) in head_ids]
     return [{"params": backbone, "lr": lr * backbone_lr_scale}, {"params": head, "lr": lr}]
+
+
+class FrozenNormStatistics(nn.Module):
+    """``model`` with its batch norms in eval mode even while it trains. Lesson 07.
+
+    Fine-tuning on a few dozen images, each batch's mean and variance are poor estimates of
+    the data's, and feeding them into the running statistics moves every layer's inputs away
+    from what the pretrained weights expect. Kept in eval mode, a batch norm normalises with
+    the statistics it was pretrained with; its scale γ and shift β still learn.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def train(self, mode: bool = True) -> "FrozenNormStatistics":
+        super().train(mode)
+        for module in self.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
 
 
 @torch.no_grad()

@@ -83,3 +83,31 @@ def test_pretrained_features_are_the_frozen_backbone_outputs():
     backbone = pre()[:-1]                                     # the same network without its head
     assert f_pool.shape == f_test.shape == (8, 3)
     assert torch.allclose(f_pool, backbone(x), atol=1e-6)
+
+
+def test_finetune_starts_from_the_trained_head_with_batch_norm_statistics_kept(monkeypatch):
+    x, y = ex.texture_patches(3, "train", size=16, names=("brick", "grass"))
+    pre = lambda: nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(),  # noqa: E731
+                                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 5))
+    task = ex.TransferTask("t", x, y, x, y, 2, scratch=None, pretrained=pre)
+    head = nn.Linear(3, 2)
+    seen = {}
+
+    def record(model, params, x, y, steps, batch_size=32, augment=None, device=None):
+        model.train()
+        seen["head"] = ex.find_head(model)[2].weight.detach().clone()
+        seen["norms_training"] = [m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        return model.eval()
+
+    monkeypatch.setattr(ex, "train_steps", record)
+    ex.run_finetune(task, torch.arange(6), ex.Budget(finetune_steps=1), head)
+    assert torch.equal(seen["head"], head.weight) and seen["norms_training"] == [False]
+
+
+def test_the_pretrained_network_is_read_once_and_handed_out_as_copies():
+    make = ex._imagenet_on_grey()
+    first, second = make(), make()
+    assert first[1] is not second[1]
+    with torch.no_grad():
+        first[1].classifier.weight.zero_()
+    assert second[1].classifier.weight.abs().sum() > 0 and ex._imagenet_lite0.cache_info().currsize == 1

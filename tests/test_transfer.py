@@ -86,6 +86,24 @@ def test_finetune_param_groups_cover_every_parameter_once():
         transfer.finetune_param_groups(net, lr=0)
 
 
+def test_frozen_norm_statistics_keep_the_running_statistics_while_everything_learns():
+    torch.manual_seed(0)
+    net = transfer.FrozenNormStatistics(small_resnet(stages=(1, 1, 1), widths=(4, 8, 8)))
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    means, gammas = [bn.running_mean.clone() for bn in bns], [bn.weight.detach().clone() for bn in bns]
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net.train()
+    assert net.training and not any(bn.training for bn in bns)
+    for _ in range(2):
+        loss = nn.functional.cross_entropy(net(torch.randn(8, 1, 28, 28) * 3 + 1), torch.randint(0, 10, (8,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert all(torch.equal(bn.running_mean, m) for bn, m in zip(bns, means))   # statistics as they were
+    assert any(not torch.equal(bn.weight, g) for bn, g in zip(bns, gammas))    # γ and β still learn
+    assert transfer.find_head(net)[2] is net.model.fc
+
+
 def test_extract_features_equals_the_backbone_in_batches(pretrained):
     fe = transfer.feature_extractor(pretrained, 2)
     x = torch.randn(5, 3, 48, 48)

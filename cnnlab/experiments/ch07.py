@@ -5,11 +5,18 @@ training LeNet-5 from scratch, a linear head on frozen ImageNet features, and fi
 every layer (the recipes of ``cnnlab.transfer``), on two tasks: texture patches of photos
 (ImageNet features fit) and Fashion-MNIST (tiny grey clothes on black; they do not).
 The figures are ``cnnlab.viz.transfer``'s.
+
+What is computed once and reused: the pretrained network is loaded once per process; the
+frozen backbone's features of every image once per task, for all seeds and label counts;
+and the linear head trained on them serves both the frozen-features result and, as its
+starting point, the fine-tuning of the same labelled examples.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -19,7 +26,8 @@ from torch import nn
 from cnnlab.augment import Augment, standard_augment
 from cnnlab.batches import RandomBatches, TensorBatches, class_balanced_indices
 from cnnlab.train import FitConfig, evaluate, fit, set_seed
-from cnnlab.transfer import GreyToRGB, extract_features, feature_extractor, finetune_param_groups, replace_head
+from cnnlab.transfer import (FrozenNormStatistics, GreyToRGB, extract_features, feature_extractor, find_head,
+                             finetune_param_groups, replace_head)
 
 # --------------------------------------------------------------------------- data
 
@@ -92,11 +100,17 @@ class TransferTask:
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
+@lru_cache(maxsize=1)
+def _imagenet_lite0() -> nn.Module:
+    """The ImageNet EfficientNet-Lite0, read from disk once per process; callers get copies."""
+    from cnnlab.models import efficientnet_lite0
+
+    return efficientnet_lite0(weights="imagenet")
+
+
 def _imagenet_on_grey(size: int | None = None) -> Callable[[], nn.Module]:
     def make() -> nn.Module:
-        from cnnlab.models import efficientnet_lite0
-
-        return nn.Sequential(GreyToRGB(size), efficientnet_lite0(weights="imagenet"))
+        return nn.Sequential(GreyToRGB(size), copy.deepcopy(_imagenet_lite0()))
     return make
 
 
@@ -137,10 +151,11 @@ METHODS = ("scratch", "features", "finetune")
 @dataclass(frozen=True)
 class Budget:
     """How long each method trains. Steps, not epochs: the same work whether there are 5
-    labels per class or 100. Lesson 07."""
+    labels per class or 100. Fine-tuning starts from the linear head (``head_steps`` on the
+    stored features), so its steps all go into adjusting the backbone. Lesson 07."""
 
     scratch_steps: int = 300
-    finetune_steps: int = 40
+    finetune_steps: int = 20
     head_steps: int = 300
     batch_size: int = 32
     lr: float = 1e-3
@@ -187,23 +202,52 @@ def pretrained_features(task: TransferTask) -> tuple[torch.Tensor, torch.Tensor]
     return extract_features(backbone, task.x_pool), extract_features(backbone, task.x_test)
 
 
-def run_features(task: TransferTask, idx: torch.Tensor, budget: Budget,
-                 features: tuple[torch.Tensor, torch.Tensor]) -> float:
-    """Frozen pretrained backbone + a new linear head trained on the labelled examples ``idx``. Lesson 07.
+def train_head(task: TransferTask, idx: torch.Tensor, budget: Budget,
+               features: tuple[torch.Tensor, torch.Tensor]) -> nn.Linear:
+    """A new linear head trained on the frozen features of the labelled examples ``idx``. Lesson 07.
 
     The head learns from stored features (``pretrained_features``): the backbone is frozen, so
     running it again for every step would give the same numbers, only slower.
     """
-    f_pool, f_test = features
+    f_pool, _ = features
     head = nn.Linear(f_pool.shape[1], task.num_classes)
     train_steps(head, [{"params": head.parameters(), "lr": budget.lr}], f_pool[idx], task.y_pool[idx],
                 budget.head_steps, batch_size=len(idx))
-    return accuracy(head, f_test, task.y_test)
+    return head
 
 
-def run_finetune(task: TransferTask, idx: torch.Tensor, budget: Budget) -> float:
-    """Pretrained network, new head, every layer trained (backbone at a tenth of the rate). Lesson 07."""
+def run_features(task: TransferTask, idx: torch.Tensor, budget: Budget,
+                 features: tuple[torch.Tensor, torch.Tensor], head: nn.Linear | None = None) -> float:
+    """Frozen pretrained backbone + a new linear head trained on the labelled examples ``idx``. Lesson 07.
+
+    Args:
+        head: the head ``train_head`` trained for these examples, when it exists already.
+
+    Returns:
+        The test accuracy.
+    """
+    head = head if head is not None else train_head(task, idx, budget, features)
+    return accuracy(head, features[1], task.y_test)
+
+
+def run_finetune(task: TransferTask, idx: torch.Tensor, budget: Budget, head: nn.Linear | None = None) -> float:
+    """Pretrained network, every layer trained (backbone at a tenth of the rate). Lesson 07.
+
+    With few labels two things keep fine-tuning from undoing what pretraining learned: it
+    starts from ``head``, the linear head already trained on the frozen features of the same
+    examples (a random head would send large, random gradients into the backbone for the
+    first steps), and batch norm keeps its pretrained statistics (``FrozenNormStatistics``).
+
+    Args:
+        head: the starting head (``train_head``); None starts from a random one.
+
+    Returns:
+        The test accuracy.
+    """
     model = replace_head(task.pretrained(), task.num_classes)
+    if head is not None:
+        find_head(model)[2].load_state_dict(head.state_dict())
+    model = FrozenNormStatistics(model)
     groups = finetune_param_groups(model, budget.lr, budget.backbone_lr_scale)
     train_steps(model, groups, task.x_pool[idx], task.y_pool[idx], budget.finetune_steps, budget.batch_size,
                 task.augment)
@@ -215,7 +259,8 @@ def learning_curve(task: TransferTask, labels_per_class: Sequence[int] = (5, 20,
                    budget: Budget = Budget(), progress: bool = True) -> dict[str, dict[int, list[float]]]:
     """Test accuracy of each method for each number of labels per class and each seed. Lesson 07.
 
-    For a given seed and label count, every method sees the same labelled examples.
+    For a given seed and label count, every method sees the same labelled examples, and one
+    linear head trained on their frozen features serves both "features" and "finetune".
 
     Returns:
         {method: {labels per class: [accuracy for each seed]}}.
@@ -225,19 +270,26 @@ def learning_curve(task: TransferTask, labels_per_class: Sequence[int] = (5, 20,
         raise ValueError(f"learning_curve: unknown methods {sorted(unknown)}; choose from {METHODS}")
     from tqdm.auto import tqdm
 
-    features = pretrained_features(task) if "features" in methods else None
+    pretrained = {"features", "finetune"} & set(methods)
+    features = pretrained_features(task) if pretrained else None
     results = {m: {n: [] for n in labels_per_class} for m in methods}
-    runs = [(n, seed, m) for n in labels_per_class for seed in seeds for m in methods]
-    for n, seed, method in tqdm(runs, desc=task.name, disable=not progress):
-        idx = few_labels(task.y_pool, n, seed)
-        set_seed(seed)
-        if method == "scratch":
-            acc = run_scratch(task, idx, budget)
-        elif method == "features":
-            acc = run_features(task, idx, budget, features)
-        else:
-            acc = run_finetune(task, idx, budget)
-        results[method][n].append(acc)
+    bar = tqdm(total=len(labels_per_class) * len(seeds) * len(methods), desc=task.name, disable=not progress)
+    for n in labels_per_class:
+        for seed in seeds:
+            idx = few_labels(task.y_pool, n, seed)
+            set_seed(seed)
+            head = train_head(task, idx, budget, features) if pretrained else None
+            for method in methods:
+                set_seed(seed)
+                if method == "scratch":
+                    acc = run_scratch(task, idx, budget)
+                elif method == "features":
+                    acc = run_features(task, idx, budget, features, head)
+                else:
+                    acc = run_finetune(task, idx, budget, head)
+                results[method][n].append(acc)
+                bar.update(1)
+    bar.close()
     return results
 
 
