@@ -112,7 +112,10 @@ print(f"matplotlib  {matplotlib.__version__}")
 print(f"cnnlab      {cnnlab.__version__}")
 print(f"device      {pick_device()}")
 print(f"quick mode  {cnnlab.QUICK}")
-print(f"data        {data.which_source()}")
+if cnnlab.QUICK:       # quick mode always trains on the bundled sample
+    print(f"data        bundled sample (quick mode); without quick mode: {data.which_source()}")
+else:
+    print(f"data        {data.which_source()}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The data: Fashion-MNIST
