@@ -311,12 +311,12 @@ plt.show()
 # ## Train the NumPy CNN
 #
 # Everything above, put together: `train_numpy_cnn` runs minibatch SGD with momentum on the
-# Fashion-MNIST sample, using only `cnnlab.layers`. (Quick mode trains on 1,000 images for
+# Fashion-MNIST sample, using only `cnnlab.layers`. (Quick mode trains on 3,000 images for
 # one pass; the full run uses all 6,000 sample images for three passes.)
 
 # %%
 quick = cnnlab.QUICK
-model, history = train_numpy_cnn(epochs=1 if quick else 3, limit=1_000 if quick else None, batch_size=32,
+model, history = train_numpy_cnn(epochs=1 if quick else 3, limit=3_000 if quick else None, batch_size=32,
                                   lr=0.01, seed=0)
 print(f"{len(history['loss'])} steps in {history['seconds']:.1f} s; "
       f"test accuracy {history['test_accuracy'][-1]:.3f} (chance: 0.100)")
@@ -331,6 +331,17 @@ plt.ylabel("cross-entropy")
 plt.legend()
 plt.show()
 assert smooth[-1] < losses[0] and history["test_accuracy"][-1] > 0.5
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The loss starts at ln 10 ≈ 2.3 (a uniform guess) and does not fall at once: for the first few dozen
+# steps it jumps around, often well above 2.3. The gradients of a fresh network are large and
+# momentum adds them up, so the first steps overshoot; then the steps settle and the loss comes down.
+# This run:
+
+# %%
+peak = int(losses.argmax())
+print(f"loss {losses[0]:.2f} at the first step, highest {losses[peak]:.2f} at step {peak}, "
+      f"{smooth[-1]:.2f} over the last 10 steps")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check yourself
