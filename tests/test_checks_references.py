@@ -16,7 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnlab.checks import exercises
-from cnnlab.checks.ch04 import LENET_INPUT, probe_network
+from cnnlab.checks import Probe
+from cnnlab.checks.ch04 import LENET_INPUT
 from cnnlab.checks.ch05 import BLOCK_INPUT as VGG_BLOCK_INPUT
 from cnnlab.checks.ch06 import BLOCK_INPUT as RESIDUAL_BLOCK_INPUT
 from cnnlab.checks.ch08 import _probe_block as probe_inception
@@ -124,7 +125,7 @@ def _plain_lenet(num_classes, in_channels):
 
 
 def _lenet_classic(case, answer):
-    probe = probe_network(LENET_INPUT)
+    probe = Probe("network", (("size", LENET_INPUT),))
     _same_probes(probe(answer, case), probe(_plain_lenet(**case), case))
     k, c = case["num_classes"], case["in_channels"]
     by_hand = (6 * c * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * k + k)
@@ -156,7 +157,7 @@ def _vgg_block(case, answer):
     layers: list[nn.Module] = []
     for i in range(case["num_convs"]):
         layers += [nn.Conv2d(c if i == 0 else f, f, 3, padding=1), nn.ReLU()]
-    probe = probe_network(VGG_BLOCK_INPUT)
+    probe = Probe("network", (("size", VGG_BLOCK_INPUT),))
     _same_probes(probe(answer, case), probe(nn.Sequential(*layers, nn.MaxPool2d(2)), case))
 
 
@@ -193,7 +194,7 @@ class _PlainResidualBlock(nn.Module):
 
 
 def _residual_block(case, answer):
-    probe = probe_network(RESIDUAL_BLOCK_INPUT)
+    probe = Probe("network", (("size", RESIDUAL_BLOCK_INPUT),))
     plain = _PlainResidualBlock(case["in_channels"], case["out_channels"], case["stride"])
     _same_probes(probe(answer, case), probe(plain, case))
 
