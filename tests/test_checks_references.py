@@ -16,11 +16,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnlab.checks import exercises
-from cnnlab.checks import Probe
+from cnnlab.checks import Probe, get
 from cnnlab.checks.ch04 import LENET_INPUT
 from cnnlab.checks.ch05 import BLOCK_INPUT as VGG_BLOCK_INPUT
 from cnnlab.checks.ch06 import BLOCK_INPUT as RESIDUAL_BLOCK_INPUT
-from cnnlab.checks.ch08 import _probe_block as probe_inception
 
 SEEDS = (0, 1)
 
@@ -299,7 +298,7 @@ class _PlainInception(nn.Module):
 
 
 def _inception_module(case, answer):
-    _same_probes(probe_inception(answer, case), probe_inception(_PlainInception(**case), case))
+    _same_probes(get("inception_module").probe(answer, case), get("inception_module").probe(_PlainInception(**case), case))
 
 
 def _bottleneck_params(case, answer):
