@@ -135,7 +135,7 @@ class UidPool:
         for uid in range(base, base + UID_RANGE):
             if len(self.locks) == count:
                 break
-            if uid == os.getuid() or _account_exists(uid) or _processes_of(uid):
+            if uid == os.getuid() or _account_exists(uid) or kernel.user_processes(uid):
                 continue
             fd = os.open(self.folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
@@ -187,22 +187,6 @@ def _account_exists(uid: int) -> bool:
         return True
     except KeyError:
         return False
-
-
-def _processes_of(uid: int) -> list[int]:
-    """Live processes (zombies are dead already) whose real or effective user id is ``uid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except (OSError, ValueError):
-            continue
-        if not fields.get("State", "").strip().startswith(("Z", "X")) and str(uid) in fields.get("Uid", "").split()[:2]:
-            found.append(int(entry))
-    return found
 
 
 # --------------------------------------------------------------------------- the fork server
@@ -775,7 +759,7 @@ def selftest(candidate: Isolation, limits: Limits, sentinels: list[Path], hidden
         if report.get("nonce") != run.nonce:
             raise SetupFailed("the self-test report is not ours")
         uid = report.get("uid")
-        leftovers = len(_processes_of(uid)) if isinstance(uid, int) and uid not in (0, os.getuid()) else 0
+        leftovers = len(kernel.user_processes(uid)) if isinstance(uid, int) and uid not in (0, os.getuid()) else 0
         name = f"cnnlab-selftest-{job['checks']['nonce']}"
         written = [f for f in [*HOST_WRITABLE, str(sandbox.root)] if (Path(f) / name).exists()]
         for folder in written:
