@@ -407,7 +407,7 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, epochs: in
         scheduler: str | None = None, warmup: float = 0.25, patience: int = 2, label_smoothing: float = 0.0,
         augment: Augment | None = None, device: torch.device | str | None = None, progress: bool = True,
         live_plot: bool = False, max_seconds: float | None = None, amp: bool = False,
-        channels_last: bool = False) -> History:
+        channels_last: bool = False, desc: str = "fit") -> History:
     """Train ``model`` with cross-entropy and return its per-epoch ``History``. Lesson 04.
 
     Args:
@@ -431,6 +431,7 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, epochs: in
         max_seconds: time budget; training stops when it is spent (the schedule anneals to it).
         amp: bfloat16 mixed precision (faster on recent CPUs and GPUs).
         channels_last: NHWC memory layout (often faster for convs on CPU).
+        desc: the progress bar's label: say what is trained when several runs follow each other.
 
     Returns:
         The History (train/val loss and accuracy, seconds and lr per epoch).
@@ -449,7 +450,7 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, epochs: in
     total_steps = epochs * steps_per_epoch
     history = History()
     live = _LivePlot(live_plot)
-    bar = tqdm(total=total_steps, desc="fit", unit="batch", disable=not progress)
+    bar = tqdm(total=total_steps, desc=desc, unit="batch", disable=not progress)
 
     start = time.perf_counter()
     step = 0
