@@ -243,10 +243,10 @@ class KernelEditor(Explorer):
         """The preset menu and the 3×3 grid of numbers on the left, the picture on the right."""
         grid = ipywidgets.GridBox([self.controls[name] for name in self.CELLS],
                                   layout=ipywidgets.Layout(grid_template_columns="repeat(3, 76px)",
-                                                           grid_gap="4px", margin="8px 0 0 90px"))
-        self.readout.layout.width = "300px"
+                                                           grid_gap="4px", margin="8px 0 0 72px"))
+        self.readout.layout.width = "310px"
         left = ipywidgets.VBox([self.controls["preset"], grid, self.readout],
-                               layout=ipywidgets.Layout(width="310px", flex="0 0 auto"))
+                               layout=ipywidgets.Layout(width="330px", flex="0 0 auto"))
         return ipywidgets.HBox([left, self.image], layout=ipywidgets.Layout(align_items="flex-start"))
 
     def update(self, kernel: np.ndarray | None = None, **values) -> dict:
@@ -350,10 +350,10 @@ def shape_calculator(n: int = 32, k: int = 5, stride: int = 1, padding: int = 2,
     return ShapeCalculator(n, k, stride, padding, dilation)
 
 
-# --------------------------------------------------------------------------- lessons 01, 04
+# --------------------------------------------------------------------------- lesson 01: feature maps
 
 class FeatureMapViewer(Explorer):
-    """A layer menu and a channel slider over a network's feature maps of one image. Lessons 01 and 04."""
+    """A layer menu and a channel slider over a network's feature maps of one image. Lesson 01."""
 
     css_class = "cnnlab-feature-map-viewer"
 
@@ -398,7 +398,7 @@ class FeatureMapViewer(Explorer):
 
 
 def feature_map_viewer(maps: Mapping[str, np.ndarray], channel_names: Sequence[str] | None = None):
-    """Pick a layer and a channel; see that feature map. Lessons 01 and 04.
+    """Pick a layer and a channel; see that feature map. Lesson 01 (any network: try lesson 04's LeNet).
 
     Args:
         maps: layer name -> (C, H, W) feature maps of one image, e.g. from

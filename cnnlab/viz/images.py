@@ -271,7 +271,7 @@ def plot_kernels_on_photo(image: np.ndarray, kernels: Mapping[str, np.ndarray] |
     kernels = dict(KERNELS if kernels is None else kernels)
     panels = len(kernels) + 1
     rows = -(-panels // ncols)
-    side = min(2.1, (MAX_WIDTH - 0.2) / ncols)                       # inches per panel
+    side = min(1.8, (MAX_WIDTH - 0.2) / ncols)                       # inches per panel
     aspect = np.shape(image)[0] / np.shape(image)[1]
     fig, axes = plt.subplots(rows, ncols, figsize=(side * ncols, (side * aspect + 0.35) * rows), squeeze=False)
     _show_map(axes.flat[0], np.asarray(image), "photo")
@@ -474,7 +474,7 @@ def plot_receptive_field(kernels: Sequence[int], strides: Sequence[int] | None =
         spans.append(cells)
     spans = spans[::-1]                                          # input first
     width = len(spans[0])
-    fig, ax = plt.subplots(figsize=(max(4, 0.6 * width + 2), 1.1 * len(spans) + 0.8))
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * width + 2), 0.8 * len(spans) + 0.7))
     jump, start = 1, 0.0
     centres = []
     for level, cells in enumerate(spans):
@@ -528,7 +528,7 @@ def plot_parameter_share(names: Sequence[str], counts: Sequence[int], title: str
 def plot_activations(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
     """ReLU, sigmoid and tanh (top) and their derivatives (bottom). Lesson 03."""
     z = np.linspace(*x_range, 401)[None, None, None]                           # (1, 1, 1, 401)
-    fig, axes = plt.subplots(2, 3, figsize=(9.2, 4.4), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(9.2, 3.8), sharex=True)
     for col, name in enumerate(("relu", "sigmoid", "tanh")):
         forward = getattr(layers, f"{name}_forward")
         backward = getattr(layers, f"{name}_backward")
@@ -626,7 +626,7 @@ def plot_im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1) -> Figure:
     _check_2d("plot_im2col", x=x)
     cols = layers.im2col(np.asarray(x, np.float64)[None, None], kh, kw, stride, 0)    # (OH*OW, KH*KW)
     oh, ow = conv_map_size(x, np.zeros((kh, kw)), stride)
-    fig, axes = _panels([np.shape(x), cols.shape], cell=0.4)
+    fig, axes = _panels([np.shape(x), cols.shape], cell=0.34)
     colours = plt.cm.tab10.colors
     boxes = [(r * stride, c * stride, kh, kw, colours[n % 10]) for n, (r, c) in enumerate(np.ndindex(oh, ow))][:3]
     draw_matrix(axes[0], x, "input x (first three windows)", fmt=_short, cmap="Blues", boxes=boxes)
