@@ -56,10 +56,10 @@ SLIDES_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 .reveal .jp-RenderedHTMLCommon p { margin-bottom: 0.5em; }
 .reveal .jp-Cell { padding: 2px 0; }
 .reveal div.jp-OutputArea-output > pre { width: 100%; }
-/* tables (the layer summaries of lessons 02-06) compact enough for a slide, their notes too */
-.reveal .jp-RenderedHTMLCommon table { font-size: 14px; }
-.reveal .jp-RenderedHTMLCommon td, .reveal .jp-RenderedHTMLCommon th { padding: 1px 8px; line-height: 1.25; }
-.reveal .jp-RenderedHTMLCommon table + p { font-size: 14px; line-height: 1.3; }
+/* tables printed by code (the layer summaries of lessons 02-06) compact enough for a slide, their notes too */
+.reveal .jp-OutputArea-output table { font-size: 14px; }
+.reveal .jp-OutputArea-output td, .reveal .jp-OutputArea-output th { padding: 1px 8px; line-height: 1.25; }
+.reveal .jp-OutputArea-output table + p { font-size: 14px; line-height: 1.3; }
 /* a long code line scrolls sideways instead of running off the slide */
 .reveal .jp-Cell .highlight pre, .reveal .jp-OutputArea-output pre { overflow-x: auto; }
 </style>

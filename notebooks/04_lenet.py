@@ -269,7 +269,7 @@ plt.show()
 # separately. So: move every test image by *k* pixels (what enters at the edge is background) and
 # measure the accuracy again.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shifts = np.arange(-6, 7)
 curves = {"modern (max pool)": translation_test(model, x_test, y_test, shifts),
           "classic (average pool)": translation_test(classic, x_test, y_test, shifts)}
@@ -287,7 +287,7 @@ plt.show()
 for label, accs in curves.items():
     print(f"{label:24s} " + "  ".join(f"{k:+d}: {a:.2f}" for k, a in zip(shifts, accs) if k in (0, 2, 4, 6)))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Accuracy is highest at (or next to) no shift and falls off within a few pixels. A CNN is not
 # shift-invariant by construction; it becomes more tolerant when it *sees* shifted examples while
 # training (data augmentation, lesson 05) and when global pooling replaces the position-bound fully

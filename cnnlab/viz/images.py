@@ -93,6 +93,9 @@ def draw_matrix(ax, a: np.ndarray, title: str = "", *, fmt: str | Callable[[floa
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
         raise ValueError(f"draw_matrix: expected a 2-D array, got shape {a.shape}")
+    finite = a[np.isfinite(a)]
+    if vmin is None and vmax is None and finite.size and finite.min() == finite.max():
+        vmin, vmax = finite[0] - 1, finite[0] + 1            # all equal: a middle grey, not the darkest
     image = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
     if annotate:
         size = fontsize or (11 if max(a.shape) <= 6 else 9 if max(a.shape) <= 10 else 8)
