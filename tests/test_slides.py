@@ -4,8 +4,8 @@ A deck has one top-level ``<section>`` per slide of the notebook, keeps the spea
 notes (``<aside class="notes">``), points only at local files (reveal.js and MathJax
 copied beside it), and no script, stylesheet or picture comes from the network.
 Opened in Chromium at 1280×720, every slide of every lesson fits without scrolling and
-no line of code or output is cut at the right edge (screenshots of every slide go to
-``build/test-artifacts/decks/``). While the lessons run for their decks, every figure
+no line of code or output is cut at the right edge (screenshots of every slide and the
+measurements go to ``build/test-artifacts/decks/``). While the lessons run for their decks, every figure
 they show is watched (tests/test_figures.py's ``WATCH``): none has text under 8 px
 where JupyterLab shows it.
 """
@@ -273,6 +273,7 @@ def test_lesson_deck(lesson, lesson_decks):
 def test_every_slide_fits_a_1280x720_projector(lesson, lesson_decks, chromium):
     deck_path = built(lesson_decks, lesson)
     slides = measure_deck(chromium, deck_path, screenshots=ARTIFACTS / "decks")
+    (ARTIFACTS / "decks" / f"{lesson.stem}.json").write_text(json.dumps(slides, indent=1))
     assert len(slides) == expected_slides(nbformat.read(lesson, as_version=4)) + sum(
         slide_type(cell) == "subslide" for cell in nbformat.read(lesson, as_version=4).cells)
     problems = [f"slide {m['slide']['h']}.{m['slide'].get('v') or 0} ({m['title'] or 'untitled'}): "
