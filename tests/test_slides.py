@@ -5,9 +5,9 @@ notes (``<aside class="notes">``), points only at local files (reveal.js and Mat
 copied beside it), and no script, stylesheet or picture comes from the network.
 Opened in Chromium at 1280×720, every slide of every lesson fits without scrolling and
 no line of code or output is cut at the right edge (screenshots of every slide and the
-measurements go to ``build/test-artifacts/decks/``). While the lessons run for their decks, every figure
-they show is watched (tests/test_figures.py's ``WATCH``): none has text under 8 px
-where JupyterLab shows it.
+measurements go to ``build/test-artifacts/decks/``). While the lessons run for their
+decks, every figure they show is watched (tests/test_figures.py's ``WATCH``): none has
+text under 8 px where JupyterLab shows it.
 """
 
 from __future__ import annotations
