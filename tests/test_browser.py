@@ -325,6 +325,7 @@ def test_lesson01_live_slideshow_with_rise(lesson01):
     assert int(re.search(r"\d+", prompt.inner_text()).group()) > int(re.search(r"\d+", before).group())
     sync_api.expect(cell.locator(f"{EDITOR} img")).to_be_visible(timeout=60_000)
     assert not TEXT_REPR.match(cell.locator(".jp-OutputArea-output").inner_text())
+    show_slide_of(rise, EDITOR)                                # Shift+Enter moved on: back to the new widget
     page.screenshot(path=str(ARTIFACTS / "lesson01-rise.png"))
     assert not page.outside, f"requests beyond the local server: {page.outside}"
 
