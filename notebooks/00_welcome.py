@@ -142,7 +142,7 @@ print("images per class:", np.bincount(labels, minlength=10))
 import matplotlib.pyplot as plt
 
 names = data.class_names()
-fig, axes = plt.subplots(4, 10, figsize=(9.2, 3.7))
+fig, axes = plt.subplots(4, 10, figsize=(9.2, 3.4))
 for c in range(10):
     for row, index in enumerate(np.flatnonzero(labels == c)[:4]):
         ax = axes[row, c]

@@ -85,7 +85,7 @@ assert n_alexnet == 61_100_840
 
 # %%
 x = torch.linspace(-5, 5, 201, requires_grad=True)
-fig, ax = plt.subplots(figsize=(7, 3))
+fig, ax = plt.subplots(figsize=(7, 2.7))
 for name, f in [("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("ReLU", torch.relu)]:
     slope, = torch.autograd.grad(f(x).sum(), x)
     ax.plot(x.detach(), slope, label=f"{name}'  (max {slope.max():.2f})")

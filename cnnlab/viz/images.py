@@ -513,7 +513,7 @@ def plot_parameter_share(names: Sequence[str], counts: Sequence[int], title: str
         raise ValueError(f"plot_parameter_share: {len(names)} names but {len(counts)} counts")
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
-    fig, ax = plt.subplots(figsize=(8, 0.26 * len(names) + 1.0))
+    fig, ax = plt.subplots(figsize=(8, 0.24 * len(names) + 0.9))
     ax.barh(range(len(names)), counts, color="#4c72b0")
     for row, count in enumerate(counts):
         ax.text(count, row, f" {int(count):,} ({count / total:.1%})", va="center", fontsize=8)

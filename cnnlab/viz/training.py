@@ -91,7 +91,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str], normalize:
     counts = confusion_matrix(y_true, y_pred, len(class_names))             # (K, K)
     shown = counts / np.maximum(counts.sum(1, keepdims=True), 1) if normalize else counts
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(0.32 * k + 2.6, 0.32 * k + 1.5))
+    fig, ax = plt.subplots(figsize=(0.3 * k + 2.6, 0.3 * k + 1.5))
     im = ax.imshow(shown, cmap="Blues", vmin=0)
     fig.colorbar(im, ax=ax, fraction=0.046)
     threshold = shown.max() / 2
