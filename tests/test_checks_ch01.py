@@ -5,16 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exercise_helpers import solution_functions
-
-from cnnlab.checks import get, run_exercise
-
-SOLVED = solution_functions("01_convolution_by_hand.ipynb")
-
-
-def verdict(name, fn):
-    return run_exercise(get(name), fn)
-
 
 # --------------------------------------------------------------------------- conv2d_single
 
@@ -25,27 +15,27 @@ def _single(x, w, flip=False, extra=0):
     return np.array([[np.sum(x[i:i + kh, j:j + kw] * w) for j in range(ow)] for i in range(oh)])
 
 
-def test_conv2d_single_catches_a_flipped_kernel():
+def test_conv2d_single_catches_a_flipped_kernel(verdict):
     result = verdict("conv2d_single", lambda x, w: _single(x, w, flip=True))
     assert result.status == "wrong"
     assert "flipped the kernel" in result.message
 
 
-def test_conv2d_single_catches_an_off_by_one_size():
+def test_conv2d_single_catches_an_off_by_one_size(verdict):
     result = verdict("conv2d_single", lambda x, w: _single(x, w, extra=1))
     assert result.status == "wrong"
     assert "off by one" in result.message
 
 
-def test_conv2d_single_catches_same_padding():
+def test_conv2d_single_catches_same_padding(verdict):
     result = verdict("conv2d_single", lambda x, w: np.pad(_single(x, w), ((0, w.shape[0] - 1),
                                                                           (0, w.shape[1] - 1))))
     assert result.status == "wrong"
     assert "no padding here" in result.message
 
 
-def test_conv2d_single_lesson_example():
-    solved = SOLVED["conv2d_single"]
+def test_conv2d_single_lesson_example(graded_cells):
+    solved = graded_cells("01")["conv2d_single"]
     from cnnlab.viz.images import EDGE_KERNEL, EXAMPLE_IMAGE
 
     assert solved(EXAMPLE_IMAGE, EDGE_KERNEL)[0, 0] == -6
@@ -77,19 +67,19 @@ def _multi(x, w, b, stride, padding, *, bias=True, flip=False, ceil=False, one_s
     (dict(one_side=True), "BOTH sides"),
     (dict(ignore_stride=True), "the stride is"),
 ])
-def test_conv2d_multi_catches_classic_mistakes(mistake, hint):
+def test_conv2d_multi_catches_classic_mistakes(mistake, hint, verdict):
     result = verdict("conv2d_multi", lambda x, w, b, stride, padding: _multi(x, w, b, stride, padding, **mistake))
     assert result.status == "wrong"
     assert hint in "\n".join(result.failures)
 
 
-def test_conv2d_multi_says_how_much_padding_was_forgotten():
+def test_conv2d_multi_says_how_much_padding_was_forgotten(verdict):
     result = verdict("conv2d_multi", lambda x, w, b, stride, padding: _multi(x, w, b, stride, 0))
     text = "\n".join(result.failures)
     assert "pad the input with 1 zero on every side" in text and "pad the input with 2 zeros" in text
 
 
-def test_conv2d_multi_catches_a_missing_channel_sum():
+def test_conv2d_multi_catches_a_missing_channel_sum(verdict):
     def per_channel(x, w, b, stride, padding):
         full = _multi(x, w, b, stride, padding)
         return np.stack([full] * x.shape[0], axis=1)       # (F, C, OH, OW): one map per channel
@@ -101,16 +91,16 @@ def test_conv2d_multi_catches_a_missing_channel_sum():
 
 # --------------------------------------------------------------------------- conv1x1
 
-def test_conv1x1_catches_a_transposed_mixing_matrix():
+def test_conv1x1_catches_a_transposed_mixing_matrix(verdict):
     result = verdict("conv1x1", lambda x, w: np.einsum("cf,chw->fhw", w, x) if w.shape[0] == w.shape[1]
                      else np.einsum("fc,chw->fhw", w, x))
     assert result.status == "wrong"
     assert "row f of w" in result.message
 
 
-def test_conv1x1_equals_torch():
+def test_conv1x1_equals_torch(graded_cells):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 4, 5)), rng.standard_normal((2, 3))
     expected = torch.nn.functional.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w)[:, :, None, None])
-    np.testing.assert_allclose(SOLVED["conv1x1"](x, w), expected[0].numpy(), rtol=1e-10)
+    np.testing.assert_allclose(graded_cells("01")["conv1x1"](x, w), expected[0].numpy(), rtol=1e-10)

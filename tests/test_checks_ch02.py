@@ -5,21 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from exercise_helpers import solution_functions
-
-from cnnlab.checks import get, run_exercise
-
-SOLVED = solution_functions("02_output_size_and_parameters.ipynb")
-
-
-def verdict(name, fn):
-    return run_exercise(get(name), fn)
-
 
 # --------------------------------------------------------------------------- output_size
 
-def test_output_size_matches_torch_on_many_settings():
-    output_size = SOLVED["output_size"]
+def test_output_size_matches_torch_on_many_settings(graded_cells):
+    output_size = graded_cells("02")["output_size"]
     for n in (5, 8, 13):
         for k, s, p, d in [(3, 1, 0, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2), (2, 3, 0, 1)]:
             conv = torch.nn.Conv2d(1, 1, k, s, p, d)
@@ -35,7 +25,7 @@ def test_output_size_matches_torch_on_many_settings():
     (lambda n, k, stride, padding, dilation: float((n + 2 * padding - dilation * (k - 1) - 1) / stride + 1),
      None),
 ])
-def test_output_size_catches_classic_mistakes(wrong, hint):
+def test_output_size_catches_classic_mistakes(wrong, hint, verdict):
     result = verdict("output_size", wrong)
     assert result.status == "wrong"
     if hint:
@@ -49,14 +39,14 @@ def test_output_size_catches_classic_mistakes(wrong, hint):
     (lambda in_channels, filters, kh, kw, bias: filters * in_channels * kh * kw, "add one bias per filter"),
     (lambda in_channels, filters, kh, kw, bias: filters * in_channels * kh * kw + filters, "no biases"),
 ])
-def test_conv_param_count_catches_classic_mistakes(wrong, hint):
+def test_conv_param_count_catches_classic_mistakes(wrong, hint, verdict):
     result = verdict("conv_param_count", wrong)
     assert result.status == "wrong"
     assert hint in "\n".join(result.failures)
 
 
-def test_conv_param_count_lesson_example():
-    assert SOLVED["conv_param_count"](3, 64, 3, 3, True) == 1792
+def test_conv_param_count_lesson_example(graded_cells):
+    assert graded_cells("02")["conv_param_count"](3, 64, 3, 3, True) == 1792
 
 
 # --------------------------------------------------------------------------- receptive_field_size
@@ -77,11 +67,11 @@ def _field(kernels, strides, own_stride=False, ignore_strides=False):
     (lambda kernels, strides: _field(kernels, strides, own_stride=True), "not including the layer's own"),
     (lambda kernels, strides: sum(kernels), "the layers overlap"),
 ])
-def test_receptive_field_size_catches_classic_mistakes(wrong, hint):
+def test_receptive_field_size_catches_classic_mistakes(wrong, hint, verdict):
     result = verdict("receptive_field_size", wrong)
     assert result.status == "wrong"
     assert hint in "\n".join(result.failures)
 
 
-def test_two_stacked_3x3_see_5x5():
-    assert SOLVED["receptive_field_size"]((3, 3), (1, 1)) == 5
+def test_two_stacked_3x3_see_5x5(graded_cells):
+    assert graded_cells("02")["receptive_field_size"]((3, 3), (1, 1)) == 5

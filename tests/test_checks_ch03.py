@@ -5,16 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exercise_helpers import solution_functions
-
-from cnnlab.checks import get, run_exercise
-
-SOLVED = solution_functions("03_backprop_conv_pool.ipynb")
-
-
-def verdict(name, fn):
-    return run_exercise(get(name), fn)
-
+from cnnlab.checks import get
 
 # --------------------------------------------------------------------------- conv_backward
 
@@ -35,13 +26,13 @@ def _conv_backward(dout, x, w, stride, padding, *, flip_error=False, batch=True)
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
-def test_conv_backward_catches_a_missing_kernel_flip():
+def test_conv_backward_catches_a_missing_kernel_flip(verdict):
     result = verdict("conv_backward", lambda **case: _conv_backward(**case, flip_error=True))
     assert result.status == "wrong"
     assert "ROTATED by 180°" in result.message
 
 
-def test_conv_backward_catches_a_forgotten_bias_gradient():
+def test_conv_backward_catches_a_forgotten_bias_gradient(verdict):
     def no_db(**case):
         dx, dw, db = _conv_backward(**case)
         return dx, dw, np.zeros_like(db)
@@ -54,7 +45,7 @@ def test_conv_backward_catches_a_forgotten_bias_gradient():
     assert "bias gradient db is missing" in two.message
 
 
-def test_conv_backward_catches_db_not_summed_over_the_batch():
+def test_conv_backward_catches_db_not_summed_over_the_batch(verdict):
     def per_image(**case):
         dx, dw, _ = _conv_backward(**case)
         return dx, dw, case["dout"].sum(axis=(2, 3))
@@ -64,13 +55,13 @@ def test_conv_backward_catches_db_not_summed_over_the_batch():
     assert "over the batch" in "\n".join(result.failures)
 
 
-def test_conv_backward_catches_dw_of_the_first_image_only():
+def test_conv_backward_catches_dw_of_the_first_image_only(verdict):
     result = verdict("conv_backward", lambda **case: _conv_backward(**case, batch=False))
     assert result.status == "wrong"
     assert "sum dw over the whole batch" in "\n".join(result.failures)
 
 
-def test_conv_backward_solution_matches_torch_autograd():
+def test_conv_backward_solution_matches_torch_autograd(graded_cells):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2))
@@ -79,7 +70,7 @@ def test_conv_backward_solution_matches_torch_autograd():
     out = torch.nn.functional.conv2d(tx, tw, tb, stride=2, padding=1)
     dout = rng.standard_normal(out.shape)
     out.backward(torch.from_numpy(dout))
-    dx, dw, db = SOLVED["conv_backward"](dout, x, w, stride=2, padding=1)
+    dx, dw, db = graded_cells("03")["conv_backward"](dout, x, w, stride=2, padding=1)
     for mine, theirs in ((dx, tx.grad), (dw, tw.grad), (db, tb.grad)):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-10, atol=1e-12)
 
@@ -103,7 +94,7 @@ def _maxpool(x, kernel_size, stride, *, reduce=np.max, ceil=False, extra=0):
     (dict(ceil=True), "round down"),
     (dict(extra=1), "off by one"),
 ])
-def test_maxpool_forward_catches_classic_mistakes(mistake, hint):
+def test_maxpool_forward_catches_classic_mistakes(mistake, hint, verdict):
     result = verdict("maxpool_forward", lambda x, kernel_size, stride: _maxpool(x, kernel_size, stride, **mistake))
     assert result.status == "wrong"
     assert hint in "\n".join(result.failures)
@@ -127,7 +118,7 @@ def _maxpool_backward(dout, x, kernel_size, stride, *, accumulate=True, spread=F
     return dx
 
 
-def test_maxpool_backward_assignment_fails_only_with_overlapping_windows():
+def test_maxpool_backward_assignment_fails_only_with_overlapping_windows(verdict):
     def assign(dout, x, kernel_size, stride):
         return _maxpool_backward(dout, x, kernel_size, stride, accumulate=False)
 
@@ -141,7 +132,7 @@ def test_maxpool_backward_assignment_fails_only_with_overlapping_windows():
         assert same == (case["stride"] >= case["kernel_size"]), case["x"].shape
 
 
-def test_maxpool_backward_catches_spreading_the_gradient():
+def test_maxpool_backward_catches_spreading_the_gradient(verdict):
     result = verdict("maxpool_backward", lambda **case: _maxpool_backward(**case, spread=True))
     assert result.status == "wrong"
     assert "argmax only" in result.message
@@ -167,7 +158,7 @@ def _avgpool_backward(dout, x_shape, kernel_size, stride, *, divide_by=None, acc
     (dict(divide_by=lambda k: k), "not 2"),
     (dict(accumulate=False), "use +="),
 ])
-def test_avgpool_backward_catches_classic_mistakes(mistake, hint):
+def test_avgpool_backward_catches_classic_mistakes(mistake, hint, verdict):
     result = verdict("avgpool_backward", lambda **case: _avgpool_backward(**case, **mistake))
     assert result.status == "wrong"
     assert hint in "\n".join(result.failures)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from torch import nn
 
-from exercise_helpers import assert_fails
 
 
 # --------------------------------------------------------------------------- VGG block
@@ -21,28 +20,28 @@ def block(in_channels, out_channels, num_convs, kernel=3, pad=1, pool=nn.MaxPool
     return nn.Sequential(*layers)
 
 
-def test_block_without_padding_fails_with_hint():
+def test_block_without_padding_fails_with_hint(assert_fails):
     assert_fails("vgg_block", lambda **k: block(**k, pad=0), hint="padding=1")
 
 
-def test_block_without_pool_fails_with_hint():
+def test_block_without_pool_fails_with_hint(assert_fails):
     assert_fails("vgg_block", lambda **k: block(**k, end_pool=False), hint="max pool")
 
 
-def test_block_with_5x5_kernels_fails_on_parameters():
+def test_block_with_5x5_kernels_fails_on_parameters(assert_fails):
     assert_fails("vgg_block", lambda **k: block(**k, kernel=5, pad=2), hint="parameters")
 
 
 @pytest.mark.parametrize("pool, act", [(nn.AvgPool2d, nn.ReLU), (nn.MaxPool2d, nn.Sigmoid), (nn.MaxPool2d, nn.Identity)])
-def test_block_with_wrong_pool_or_activation_fails_on_values(pool, act):
+def test_block_with_wrong_pool_or_activation_fails_on_values(pool, act, assert_fails):
     assert_fails("vgg_block", lambda **k: block(**k, pool=pool, act=act), hint="outputs differ")
 
 
-def test_block_that_feeds_every_conv_the_input_channels_fails():
+def test_block_that_feeds_every_conv_the_input_channels_fails(assert_fails):
     assert_fails("vgg_block", lambda **k: block(**k, chain=False))
 
 
-def test_block_with_one_conv_only_fails():
+def test_block_with_one_conv_only_fails(assert_fails):
     assert_fails("vgg_block", lambda in_channels, out_channels, num_convs: block(in_channels, out_channels, 1))
 
 
@@ -54,20 +53,20 @@ def bn(x, gamma, beta, eps, axes=(0, 2, 3), ddof=0, affine=True):
     return gamma[None, :, None, None] * x_hat + beta[None, :, None, None] if affine else x_hat
 
 
-def test_bn_with_unbiased_variance_fails_with_hint():
+def test_bn_with_unbiased_variance_fails_with_hint(assert_fails):
     assert_fails("batchnorm_forward", lambda **k: bn(**k, ddof=1), hint="biased variance")
 
 
-def test_bn_without_scale_and_shift_fails_with_hint():
+def test_bn_without_scale_and_shift_fails_with_hint(assert_fails):
     assert_fails("batchnorm_forward", lambda **k: bn(**k, affine=False), hint="γ·x̂ + β")
 
 
 @pytest.mark.parametrize("axes", [(0,), (1, 2, 3), (2, 3)])
-def test_bn_over_the_wrong_axes_fails_with_hint(axes):
+def test_bn_over_the_wrong_axes_fails_with_hint(axes, assert_fails):
     assert_fails("batchnorm_forward", lambda **k: bn(**k, axes=axes), hint="one mean and variance per channel")
 
 
-def test_bn_with_eps_outside_the_root_fails():
+def test_bn_with_eps_outside_the_root_fails(assert_fails):
     def outside(x, gamma, beta, eps):
         x_hat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / (x.std(axis=(0, 2, 3), keepdims=True) + eps)
         return gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
@@ -77,13 +76,13 @@ def test_bn_with_eps_outside_the_root_fails():
 
 # --------------------------------------------------------------------------- dropout
 
-def test_dropout_without_scaling_fails_with_hint():
+def test_dropout_without_scaling_fails_with_hint(assert_fails):
     assert_fails("dropout_forward", lambda x, p, keep: np.where(keep, x, 0.0), hint="1/(1 − p)")
 
 
-def test_dropout_scaled_by_keep_probability_fails_with_hint():
+def test_dropout_scaled_by_keep_probability_fails_with_hint(assert_fails):
     assert_fails("dropout_forward", lambda x, p, keep: np.where(keep, x * (1 - p), 0.0), hint="divide by (1 − p)")
 
 
-def test_dropout_with_inverted_mask_fails():
+def test_dropout_with_inverted_mask_fails(assert_fails):
     assert_fails("dropout_forward", lambda x, p, keep: np.where(~keep, x / (1 - p), 0.0))

@@ -5,7 +5,6 @@ from torch import nn
 
 from cnnlab.checks import get, run_exercise
 from cnnlab.checks.ch06 import _count_by_formula
-from exercise_helpers import assert_fails, assert_passes
 
 
 # --------------------------------------------------------------------------- residual block
@@ -41,15 +40,15 @@ class Block(nn.Module):
         return out.relu()
 
 
-def test_block_written_differently_passes():
+def test_block_written_differently_passes(assert_passes):
     assert_passes("residual_block", lambda **k: Block(**k))
 
 
-def test_block_without_shortcut_fails_with_hint():
+def test_block_without_shortcut_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, shortcut=False), hint="no shortcut")
 
 
-def test_block_whose_shortcut_never_projects_fails():
+def test_block_whose_shortcut_never_projects_fails(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, project="never"), hint="must match")
 
 
@@ -58,15 +57,15 @@ def test_block_that_projects_only_for_new_channels_fails():
     assert not result and result.message.startswith("case 4: raised"), result.line()   # stride 2, same width
 
 
-def test_projection_without_batch_norm_fails_with_hint():
+def test_projection_without_batch_norm_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, projection_bn=False), hint="a 1×1 conv")
 
 
-def test_relu_before_the_addition_fails_with_hint():
+def test_relu_before_the_addition_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, relu_before_add=True), hint="after the addition")
 
 
-def test_block_with_shortcut_defined_first_still_passes():
+def test_block_with_shortcut_defined_first_still_passes(assert_passes):
     # batch norms get the same values whatever their order; convs differ in shape from the 1×1 projection
     assert_passes("residual_block", lambda **k: Block(**k, shortcut_first=True))
 
@@ -76,11 +75,11 @@ def test_block_with_shortcut_defined_first_still_passes():
 @pytest.mark.parametrize("slip, hint", [(dict(project_on_stride=False), "needs a 1×1 projection"),
                                         (dict(projection_bn=False), "followed by a batch norm"),
                                         (dict(bias=True), "no bias")])
-def test_count_with_a_classic_slip_fails_with_hint(slip, hint):
+def test_count_with_a_classic_slip_fails_with_hint(slip, hint, assert_fails):
     assert_fails("resnet_param_count", lambda **k: _count_by_formula(**k, **slip), hint=hint)
 
 
-def test_count_without_the_stem_fails():
+def test_count_without_the_stem_fails(assert_fails):
     def no_stem(stages, widths, in_channels, num_classes):
         return _count_by_formula(stages, widths, in_channels, num_classes) - in_channels * widths[0] * 49 - 2 * widths[0]
 

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from cnnlab.checks import ch08, exercises, run_exercise
-from exercise_helpers import solution_functions
 
 SOLUTION = Path(__file__).resolve().parent.parent / "solutions" / "08_architecture_gallery.ipynb"
 EX = exercises("08")
@@ -183,8 +182,8 @@ def test_compound_reference_matches_the_lesson():
 
 # --- the solution notebook's own answers ------------------------------------------------------
 
-def test_solution_notebook_answers_pass_on_fresh_cases():
-    functions = solution_functions(SOLUTION)
+def test_solution_notebook_answers_pass_on_fresh_cases(graded_cells):
+    functions = graded_cells("08")
     assert set(functions) == set(EX)
     for name, fn in functions.items():
         assert run_exercise(EX[name], fn, seed=None).status == "passed", name

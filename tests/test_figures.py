@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
@@ -134,6 +135,20 @@ def _vgg16_rows():
     return [row for row in shapes.summary(vgg16(), (3, 224, 224)).rows if row.params]
 
 
+def _learning_curves() -> dict:
+    """Lesson 07's results: method -> labels per class -> test accuracy of each seed."""
+    rng = np.random.default_rng(0)
+    return {method: {n: list(rng.uniform(0.5, 0.95, 2)) for n in (5, 20)}
+            for method in ("scratch", "features", "finetune")}
+
+
+@lru_cache(maxsize=1)
+def _gallery():
+    from cnnlab.experiments import ch08
+
+    return ch08.compare()
+
+
 X, W, X2 = viz.EXAMPLE_IMAGE, viz.EDGE_KERNEL, viz.EXAMPLE_IMAGE_2
 POOL_X = np.array([[1, 0, 2, 1, 0], [0, 3, 1, 0, 1], [2, 1, 9, 1, 2], [0, 1, 1, 4, 0], [1, 0, 2, 0, 1]], float)
 NAMES = data.class_names()
@@ -209,10 +224,19 @@ CASES = {
         "show_heatmap": lambda: viz.show_heatmap(np.random.default_rng(0).random((224, 224, 3)),
                                                  np.random.default_rng(1).random((224, 224)),
                                                  title="Grad-CAM for 'military uniform'"),
+        "plot_patches": lambda: viz.plot_patches(torch.rand(60, 1, 64, 64), torch.arange(60) % 6,
+                                                 ("brick", "grass", "gravel", "moon", "cell", "immunohistochemistry"),
+                                                 per_class=3),
+        "plot_learning_curves": lambda: viz.plot_learning_curves(_learning_curves(), "textures: ImageNet features fit"),
+    },
+    "08": {
+        "draw_inception_block": lambda: viz.draw_inception_block(64, 96, 128, 16, 32, 32),
+        "plot_cost_split": lambda: viz.plot_cost_split(_gallery()),
+        "plot_accuracy_vs_cost": lambda: viz.plot_accuracy_vs_cost(_gallery()),
     },
 }
 
-FIGURE_FUNCTIONS = {name for name in dir(viz) if name.startswith(("plot_", "show_"))}
+FIGURE_FUNCTIONS = {name for name in dir(viz) if name.startswith(("plot_", "show_", "draw_"))} - {"draw_matrix"}
 EXPLORER_FUNCTIONS = {"conv_stepper", "kernel_editor", "shape_calculator", "feature_map_viewer"}
 
 

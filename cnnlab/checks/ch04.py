@@ -5,34 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.checks import Exercise
-from cnnlab.experiments import fill_deterministic, parameter_count, shift_images, weighted_layer_shapes
+from cnnlab.checks import Exercise, Probe
+from cnnlab.experiments.ch04 import shift_images
 
 LENET_INPUT = 28          # Fashion-MNIST images; padding 2 in the first conv gives LeNet's 32×32 view
 
 
-# --------------------------------------------------------------------------- shared probe of a network
-
-def probe_network(size: int, seed: int = 0):
-    """A probe that turns a network into numbers: parameters, output shape, weighted-layer shapes, outputs.
-
-    The network gets deterministic weights (``fill_deterministic``) and runs in eval mode on
-    two fixed random images of ``size``×``size`` with ``case["in_channels"]`` channels, so a
-    learner's network and the reference can be compared value by value.
-    """
-    def probe(net, case):
-        if not isinstance(net, torch.nn.Module):
-            raise TypeError(f"expected an nn.Module, got {type(net).__name__}")
-        x = np.random.default_rng(seed + 1).standard_normal((2, case["in_channels"], size, size))
-        x = torch.from_numpy(x).float()                                      # (2, C, size, size)
-        fill_deterministic(net, seed).eval()
-        shapes = weighted_layer_shapes(net, x)
-        with torch.no_grad():
-            out = net(x)
-        return (np.int64(parameter_count(net)), np.array(out.shape),
-                tuple(np.array(shape) for shape in shapes), out.numpy())
-    return probe
-
+# --------------------------------------------------------------------------- comparing probed networks
 
 def network_hint(got, expected, what: str) -> str | None:
     """Say which part of a probed network differs first: parameter count, layer shapes, or values."""
@@ -60,7 +39,7 @@ def _lenet_cases(rng):
 
 
 def _lenet_ref(num_classes, in_channels):
-    from cnnlab.models import lenet5          # imported here: the probe may run where learners cannot import it
+    from cnnlab.models import lenet5          # imported when the reference runs (in the checking process only)
 
     return lenet5(num_classes, variant="classic", in_channels=in_channels)
 
@@ -132,7 +111,7 @@ def _confusion_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="lenet_classic", chapter="04", points=4, cases=_lenet_cases, reference=_lenet_ref,
-             probe=probe_network(LENET_INPUT), diagnose=_lenet_hint, forbidden=("cnnlab.models",),
+             probe=Probe("network", (("size", LENET_INPUT),)), diagnose=_lenet_hint, forbidden=("cnnlab.models",),
              rtol=1e-4, atol=1e-5,
              description="build the 1998 LeNet-5 (sigmoid, average pooling) for 28×28 images"),
     Exercise(name="shift_right", chapter="04", points=2, cases=_shift_cases, reference=_shift_ref,

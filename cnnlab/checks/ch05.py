@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnlab.checks import Exercise
-from cnnlab.checks.ch04 import network_hint, probe_network
+from cnnlab.checks import Exercise, Probe
+from cnnlab.checks.ch04 import network_hint
 
 BLOCK_INPUT = 12          # probe images are 12×12: one block must give 6×6
 
@@ -21,7 +21,7 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, num_convs):
-    from cnnlab.models.vgg import vgg_features   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.vgg import vgg_features   # imported when the reference runs (in the checking process only)
 
     return vgg_features([out_channels] * num_convs + ["M"], in_channels)[0]
 
@@ -99,7 +99,7 @@ def _dropout_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="vgg_block", chapter="05", points=3, cases=_block_cases, reference=_block_ref,
-             probe=probe_network(BLOCK_INPUT), diagnose=_block_hint, forbidden=("cnnlab.models",),
+             probe=Probe("network", (("size", BLOCK_INPUT),)), diagnose=_block_hint, forbidden=("cnnlab.models",),
              rtol=1e-4, atol=1e-5, description="[conv3×3-ReLU] × num_convs, then a 2×2 max pool"),
     Exercise(name="batchnorm_forward", chapter="05", points=2, cases=_bn_cases, reference=_bn_ref,
              diagnose=_bn_hint, forbidden=("torch", "cnnlab"), rtol=1e-6, atol=1e-8,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks import Exercise
-from cnnlab.checks.ch04 import network_hint, probe_network
+from cnnlab.checks import Exercise, Probe
+from cnnlab.checks.ch04 import network_hint
 
 BLOCK_INPUT = 7           # odd on purpose: stride 2 must give 4×4 on both paths
 
@@ -21,12 +21,12 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, stride):
-    from cnnlab.models.resnet import BasicBlock   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.resnet import BasicBlock   # imported when the reference runs (in the checking process only)
 
     return BasicBlock(in_channels, out_channels, stride)
 
 
-_probe_values = probe_network(BLOCK_INPUT)
+_probe_values = Probe("network", (("size", BLOCK_INPUT),))
 
 
 def _block_hint(case, got, expected):
@@ -42,7 +42,8 @@ def _block_hint(case, got, expected):
     hint = network_hint(got, expected, "the block")
     if hint is not None:
         return hint
-    plain = _probe_values(BasicBlock(in_channels, out_channels, stride, shortcut=False), case)
+    probe = case.get("probe", _probe_values)
+    plain = probe(BasicBlock(in_channels, out_channels, stride, shortcut=False), case)
     if np.allclose(got[3], plain[3], rtol=1e-4, atol=1e-5):
         return "your block has no shortcut: add the (projected) input before the last ReLU"
     return ("shapes and parameters match but the outputs differ: conv-BN-ReLU, conv-BN, then add the shortcut, "
@@ -61,10 +62,11 @@ def _count_cases(rng):
 
 
 def _count_ref(stages, widths, in_channels, num_classes):
-    from cnnlab.experiments import parameter_count
+    from cnnlab.common import parameter_count
     from cnnlab.models.resnet import BasicBlock, resnet
 
-    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths))))
+    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths)),
+                                    trainable_only=True))
 
 
 def _count_by_formula(stages, widths, in_channels, num_classes, projection_bn=True, project_on_stride=True,

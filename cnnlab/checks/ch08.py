@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.checks import Exercise
-from cnnlab.experiments import fill_deterministic, parameter_count
+from cnnlab.checks import Exercise, Probe
 
 PROBE_SIZE = (5, 7)       # a non-square input, so that a wrong padding cannot hide
 INCEPTION_KEYS = ("in_channels", "c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj")
@@ -32,21 +31,9 @@ def _inception_cases(rng):
 
 
 def _inception_ref(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
-    from cnnlab.models.gallery import inception_block    # imported here: learners may not import it
+    from cnnlab.models.inception import inception_block    # imported here: learners may not import it
 
     return inception_block(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
-
-
-def _probe_block(block, case):
-    """(parameter count, output shape, output values) of a block with deterministic weights, in eval mode."""
-    if not isinstance(block, torch.nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(block).__name__}")
-    x = np.random.default_rng(8).standard_normal((2, case["in_channels"], *PROBE_SIZE))
-    x = torch.from_numpy(x).float()                                          # (2, C, 5, 7)
-    fill_deterministic(block, seed=8).eval()
-    with torch.no_grad():
-        out = block(x)                                                       # (2, F, 5, 7)
-    return np.int64(parameter_count(block)), np.array(out.shape), out.numpy()
 
 
 def _unit_params(c_in: int, c_out: int, k: int, bias: bool, norm: bool) -> int:
@@ -133,7 +120,7 @@ def _scaling_cases(rng):
 
 
 def _scaling_ref(phi, alpha, beta, gamma, base_resolution):
-    from cnnlab.models.gallery import compound_scaling
+    from cnnlab.models.efficientnet import compound_scaling
 
     s = compound_scaling(phi, alpha, beta, gamma, base_resolution)
     return s.depth, s.width, np.int64(s.resolution)
@@ -159,7 +146,7 @@ def _scaling_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="inception_module", chapter="08", points=4, cases=_inception_cases, reference=_inception_ref,
-             probe=_probe_block, diagnose=_inception_hint,
+             probe=Probe("block", (("height", PROBE_SIZE[0]), ("width", PROBE_SIZE[1]))), diagnose=_inception_hint,
              forbidden=("cnnlab.models",), rtol=5e-3, atol=3e-3,   # PyTorch's default BN eps passes too
              description="build an Inception block: four parallel branches concatenated along the channels"),
     Exercise(name="bottleneck_params", chapter="08", points=2, cases=_bottleneck_cases, reference=_bottleneck_ref,
