@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -69,7 +73,7 @@ print("device:", pick_device(), "| quick mode:", QUICK)
 stage1 = [nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2)]
 summary(nn.Sequential(*stage1), (1, 28, 28))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Padding 2 keeps 28×28 ("same"), and the pool halves it to 14×14. The second stage has sixteen
 # 5×5 filters *without* padding: 14 − 5 + 1 = 10, pooled to 5×5.
 
@@ -87,7 +91,7 @@ net = nn.Sequential(*stage1, *stage2, *head)
 table = summary(net, (1, 28, 28))
 table
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same count by the formulas of lesson 02, and the same network as `cnnlab.models.lenet5`:
 
 # %%
@@ -95,6 +99,8 @@ by_formula = (conv_params(1, 6, 5) + conv_params(6, 16, 5)
               + linear_params(400, 120) + linear_params(120, 84) + linear_params(84, 10))
 print(f"{conv_params(1, 6, 5)} + {conv_params(6, 16, 5)} + {linear_params(400, 120):,} + "
       f"{linear_params(120, 84):,} + {linear_params(84, 10)} = {by_formula:,}")
+
+# %% slideshow={"slide_type": "skip"}
 assert table.total_params == by_formula == 61_706
 assert conv_params(1, 6, 5) + conv_params(6, 16, 5) == 2_572 and linear_params(400, 120) == 48_120
 assert [type(m) for m in net] == [type(m) for m in lenet5(variant="classic")]
@@ -167,7 +173,7 @@ plt.show()
 plot_history({k: histories[k] for k in ["classic 1998, Adam lr 0.001", "modern, Adam lr 0.001"]})
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The sigmoid saturates: for large inputs its slope is almost 0, so the gradient reaching the first
 # layers is tiny and learning starts slowly. ReLU passes the gradient unchanged wherever it is
 # active, max pooling keeps the strongest response instead of blurring it, and batch norm keeps each
@@ -175,9 +181,11 @@ plt.show()
 # (γ and β of its batch norms).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# If the classic curve looks flat for the first epoch, that is the point: ask why a sigmoid network
-# "wakes up" late. In quick mode the runs last a few seconds, so the gap is exaggerated; a full run
-# narrows it but the modern variant stays ahead.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > If the classic curve looks flat for the first epoch, that is the point: ask why a sigmoid network
+# > "wakes up" late. In quick mode the runs last a few seconds, so the gap is exaggerated; a full run
+# > narrows it but the modern variant stays ahead.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Test accuracy
@@ -203,7 +211,7 @@ preds, probs = predict(model, x_test)
 plot_confusion_matrix(y_test, preds, names)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The mistakes are not random: shirts are confused with T-shirts, pullovers and coats, which share
 # their outline at 28×28 pixels; trousers, bags and footwear are almost never wrong.
 
@@ -237,14 +245,17 @@ plt.show()
 image = x_test[:1]
 model.eval()                               # batch norm uses its running statistics for one image
 maps = list(feature_maps(model, image, kinds=(nn.ReLU,)).values())
+plt.figure(figsize=(2.4, 2.6))
 plt.imshow(image[0, 0], cmap="gray_r")
 plt.title(f"input: {names[y_test[0]]}")
 plt.axis("off")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_feature_maps(maps[0], ncols=6, title="after conv1 + BN + ReLU (6 × 28×28)")
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 plot_feature_maps(maps[1], ncols=8, title="after conv2 + BN + ReLU (16 × 10×10)")
 plt.show()
 
@@ -260,10 +271,11 @@ plt.show()
 # separately. So: move every test image by *k* pixels (what enters at the edge is background) and
 # measure the accuracy again.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shifts = np.arange(-6, 7)
 curves = {"modern (max pool)": translation_test(model, x_test, y_test, shifts),
           "classic (average pool)": translation_test(classic, x_test, y_test, shifts)}
+plt.figure(figsize=(7, 3.4))
 for label, accs in curves.items():
     plt.plot(shifts, accs, "o-", label=label)
 plt.xlabel("horizontal shift k (pixels)")
@@ -273,7 +285,7 @@ plt.grid(alpha=0.3)
 plt.legend()
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 for label, accs in curves.items():
     print(f"{label:24s} " + "  ".join(f"{k:+d}: {a:.2f}" for k, a in zip(shifts, accs) if k in (0, 2, 4, 6)))
 
@@ -299,8 +311,10 @@ for label, accs in curves.items():
 size = conv_output_size(28, 5) // 2                       # conv1 without padding, then pool
 size = conv_output_size(size, 5) // 2                     # conv2, then pool
 print(f"1. {size}×{size} maps, so the first fully connected layer would take 16·{size}·{size} = {16 * size * size}")
-assert size == 4
 print(f"2. {summary(lenet5(variant='modern'), (1, 28, 28)).total_params - 61_706} parameters")
+
+# %% slideshow={"slide_type": "skip"}
+assert size == 4
 
 # %% [markdown]
 # <details><summary>Answers to 2–4</summary>

@@ -73,6 +73,12 @@ def test_conv2d_multi_catches_classic_mistakes(mistake, hint, verdict):
     assert hint in "\n".join(result.failures)
 
 
+def test_conv2d_multi_says_how_much_padding_was_forgotten(verdict):
+    result = verdict("conv2d_multi", lambda x, w, b, stride, padding: _multi(x, w, b, stride, 0))
+    text = "\n".join(result.failures)
+    assert "pad the input with 1 zero on every side" in text and "pad the input with 2 zeros" in text
+
+
 def test_conv2d_multi_catches_a_missing_channel_sum(verdict):
     def per_channel(x, w, b, stride, padding):
         full = _multi(x, w, b, stride, padding)

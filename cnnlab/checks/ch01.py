@@ -78,6 +78,10 @@ def _multi_ref(x, w, b, stride, padding):
     return out[0]
 
 
+def _zeros(p: int) -> str:
+    return "1 zero" if p == 1 else f"{p} zeros"
+
+
 def _multi_hint(case, got, expected):
     x, w, b, s, p = case["x"], case["w"], case["b"], case["stride"], case["padding"]
     (_, h, wd), (f, _, kh, kw) = x.shape, w.shape
@@ -87,9 +91,9 @@ def _multi_hint(case, got, expected):
         if shape == (f, h + 2 * p - kh + 1, wd + 2 * p - kw + 1) and s > 1:
             return f"the stride is {s}: move the window {s} pixels at a time, OH = ⌊(H + 2p − KH)/s⌋ + 1"
         if shape == (f, (h - kh) // s + 1, (wd - kw) // s + 1) and p > 0:
-            return f"pad the input with {p} zeros on every side before sliding the window"
+            return f"pad the input with {_zeros(p)} on every side before sliding the window"
         if shape == (f, (h + p - kh) // s + 1, (wd + p - kw) // s + 1) and p > 0:
-            return f"pad {p} zeros on BOTH sides of each axis (top and bottom, left and right)"
+            return f"pad {_zeros(p)} on BOTH sides of each axis (top and bottom, left and right)"
         if shape == (f, -(-(h + 2 * p - kh) // s) + 1, -(-(wd + 2 * p - kw) // s) + 1):
             return "round down: a window that would hang over the edge is not used, OH = ⌊(H + 2p − KH)/s⌋ + 1"
         if len(shape) == 4 or (len(shape) == 3 and shape[0] == x.shape[0] and shape[0] != f):
