@@ -1,0 +1,52 @@
+"""Every exercise recognises at least three classic mistakes, and each is recognised when planted.
+
+The mistakes are planted into the course's own solution cells (``tests/planted.py``); each
+planted answer must fail on every seed tried, and every wrong case it produces must be
+diagnosed with the planted mistake's label (a case may also raise, or differ in a way no
+label covers, but never be given another label).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from exercise_helpers import diagnosed
+from planted import PLANTS, planted_function
+
+from cnnlab.checks import chapters, exercises
+
+SEEDS = (0, 1, 2)
+
+
+def declared() -> dict[str, list[str]]:
+    """exercise -> the labels its chapter module declares in MISTAKES."""
+    found = {}
+    for chapter in chapters():
+        module = importlib.import_module(f"cnnlab.checks.ch{chapter}")
+        found |= {name: catalog.labels() for name, catalog in module.MISTAKES.items()}
+    return found
+
+
+def test_every_exercise_declares_at_least_three_mistakes():
+    labels = declared()
+    assert set(labels) == set(exercises())
+    few = {name: found for name, found in labels.items() if len(found) < 3}
+    assert not few, few
+
+
+def test_every_declared_mistake_is_planted_and_every_plant_is_declared():
+    planted = {(p.exercise, p.label) for p in PLANTS}
+    wanted = {(name, label) for name, labels in declared().items() for label in labels}
+    assert wanted - planted == set(), "declared but never planted"
+    assert planted - wanted == set(), "planted but not declared"
+
+
+@pytest.mark.parametrize("plant", PLANTS, ids=[p.id for p in PLANTS])
+def test_a_planted_mistake_is_recognised_by_its_label(plant):
+    fn = planted_function(plant)
+    for seed in SEEDS:
+        failures = diagnosed(plant.exercise, fn, seed)
+        labels = {label for kind, label in failures if kind == "wrong" and label is not None}
+        assert labels == {plant.label}, f"seed {seed}: {failures}"
