@@ -2,7 +2,8 @@
 
 Every piece of code the notebooks rely on lives here, one module per topic:
 
-- ``cnnlab.layers``    NumPy reference layers (lessons 01, 03)
+- ``cnnlab.layers``    NumPy reference layers (lessons 01, 03, 05)
+- ``cnnlab.optim``     NumPy update rules: SGD with momentum, Adam, weight decay (lessons 04, 05)
 - ``cnnlab.gradcheck`` numerical gradients (lesson 03)
 - ``cnnlab.shapes``    output-size, parameter and MAC formulas, ``summary`` (lesson 02)
 - ``cnnlab.data``      Fashion-MNIST / MNIST, bundled sample, photos (lessons 00, 04-07)

@@ -64,7 +64,8 @@ def _only_shared_differ(got, expected, shared: np.ndarray) -> bool:
 CONV_BACK = Catalog(
     not_rotated=Mistake(
         "dx: kernel not rotated",
-        nudge="dw and db are right, dx is not: which kernel entry did input pixel (a, b) meet at output (i, j)?",
+        nudge="dx is wrong although its shape is right: which kernel entry did input pixel (a, b) meet at "
+              "output (i, j)?",
         hint="dx is the FULL convolution of dout with the kernel ROTATED by 180°; you used the kernel as it is. "
              "Output (i, j) used pixel (i·s + m, j·s + q) with kernel entry (m, q): send dout back along the "
              "same pairs"),
@@ -594,11 +595,10 @@ def _fast_conv_hint(case, got, expected):
     return None
 
 
-# --------------------------------------------------------------------------- the capstone, part 1: the loss and its gradients
+# --------------------------------------------------------------------------- capstone 1: loss and gradients
 
-TRACE = ("scores", "d_scores", "d_pooled", "d_act", "d_conv")
 GRADS = ("dw1", "db1", "dw2", "db2")
-SHAPE_OF_ANSWER = ("return (loss, (dw1, db1, dw2, db2), (scores, d_scores, d_pooled, d_act, d_conv))")
+SHAPE_OF_ANSWER = "return (loss, (dw1, db1, dw2, db2), (scores, d_scores, d_pooled, d_act, d_conv))"
 
 CNN = Catalog(
     forward=Mistake(
@@ -686,10 +686,6 @@ def _cnn_cases(rng):
     return [case(2, 1, 8, 8, 3, 3, 4), case(3, 2, 6, 10, 2, 3, 5),
             case(4, 1, 7, 9, 2, 5, 3),                     # odd sizes: the pool drops the last row and column
             case(2, 1, 28, 28, 4, 3, 10)]                  # the size train_cnn works with
-
-
-def _cnn_ref(x, y, w1, b1, w2, b2):
-    return cnn_reference(x, y, w1, b1, w2, b2)
 
 
 def _cnn_structure(got) -> dict | None:
@@ -808,7 +804,7 @@ def seconds_per_epoch(cnn_loss, images: int = 5_000, batch_size: int = 32, filte
     return seconds
 
 
-# --------------------------------------------------------------------------- the capstone, part 2: training
+# --------------------------------------------------------------------------- capstone 2: training
 
 NUM_CLASSES = 10
 FULL_IMAGES, QUICK_IMAGES = 5_000, 1_500
@@ -974,12 +970,12 @@ EXERCISES = [
     Exercise(name="conv_forward", chapter="03", points=2, cases=_fast_conv_cases, reference=_fast_conv_ref,
              diagnose=_fast_conv_hint, forbidden=NUMPY_ONLY,
              description="a batched convolution without a loop over output pixels"),
-    Exercise(name="cnn_loss", chapter="03", points=3, cases=_cnn_cases, reference=_cnn_ref,
+    Exercise(name="cnn_loss", chapter="03", points=3, cases=_cnn_cases, reference=cnn_reference,
              diagnose=_cnn_hint, accept=_cnn_accept, forbidden=CAPSTONE_FORBIDDEN, uses=LAYER_CELLS,
              description="capstone: loss and gradients of a CNN made of your own layers"),
     Exercise(name="train_cnn", chapter="03", points=4, cases=_train_cases, reference=_train_ref,
              diagnose=_train_hint, accept=_train_accept, forbidden=CAPSTONE_FORBIDDEN,
-             uses=LAYER_CELLS + ("cnn_loss",), timeout=240,
+             uses=LAYER_CELLS + ("cnn_loss",), timeout=120,
              description="capstone: train your CNN on Fashion-MNIST to 80 % test accuracy"),
 ]
 

@@ -264,8 +264,8 @@ SGD = Catalog(
     lr_inside=Mistake(
         "learning rate folded into the velocity",
         nudge="your velocity is about lr times the one expected, with the opposite sign",
-        hint="that is the other textbook convention (v ← μv − lr·g, w ← w + v); here, as in torch.optim.SGD, the "
-             "velocity is a running sum of gradients: v ← μv + g, w ← w − lr·v"),
+        hint="that is the other textbook convention (v ← μv − lr·g, w ← w + v); here, as in torch.optim.SGD, "
+             "the velocity is a running sum of gradients: v ← μv + g, w ← w − lr·v"),
     dampened=Mistake(
         "velocity dampened by (1 − momentum)",
         nudge="your velocity grows more slowly than expected",
@@ -425,7 +425,8 @@ DECAY = Catalog(
     after=Mistake(
         "decay applied after the step",
         nudge="with decoupled=True you are close but not exact: in which order do the two parts happen?",
-        hint="AdamW shrinks the current weights first, w ← w·(1 − lr·λ), then takes the Adam step (torch's order)"),
+        hint="AdamW shrinks the current weights first, w ← w·(1 − lr·λ), then takes the Adam step "
+             "(torch's order)"),
     ignored=Mistake(
         "decay ignored",
         nudge="your answer is the plain Adam step: where does weight_decay come in?",

@@ -160,11 +160,13 @@ DROPOUT = Catalog(
     not_scaled=Mistake(
         "kept units not scaled",
         nudge="the kept units come out unchanged: what keeps the expected output equal to the input?",
-        hint="scale the kept units by 1/(1 − p), so the expected output equals the input and test time needs no change"),
+        hint="scale the kept units by 1/(1 − p), so the expected output equals the input and test time "
+             "needs no change"),
     multiplied=Mistake(
         "multiplied by (1 − p)",
         nudge="the kept units are smaller than the input: inverted dropout makes them larger",
-        hint="divide by (1 − p) while training; multiplying by (1 − p) at TEST time was the old, non-inverted dropout"),
+        hint="divide by (1 − p) while training; multiplying by (1 − p) at TEST time was the old, "
+             "non-inverted dropout"),
     inverted=Mistake(
         "mask inverted",
         nudge="you keep exactly the units that should be dropped",
@@ -195,7 +197,7 @@ def _dropout_hint(case, got, expected):
 BN_BACK = Catalog(
     constants=Mistake(
         "mean and variance treated as constants",
-        nudge="dgamma and dbeta are right, dx is not: what else in the forward pass depends on x?",
+        nudge="dx is wrong: what else in the forward pass was computed from x?",
         hint="the batch mean and variance are computed from x too, so dx has three paths; per channel, "
              "dx = γ/σ · (dout − mean(dout) − x̂·mean(dout·x̂)), means over (N, H, W)"),
     variance_path=Mistake(

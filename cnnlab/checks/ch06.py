@@ -98,7 +98,8 @@ def _block_hint(case, got, expected):
     return BLOCK.unique({
         "no_shortcut": same_outputs(got, _probe_values(BasicBlock(in_channels, out_channels, stride, shortcut=False),
                                                        case)),
-        "relu_before_add": any(same_outputs(got, _probe_values(_ReluFirst(block, twice), case)) for twice in (False, True)),
+        "relu_before_add": any(same_outputs(got, _probe_values(_ReluFirst(block, twice), case))
+                               for twice in (False, True)),
     })
 
 
