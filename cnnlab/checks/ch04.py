@@ -59,6 +59,12 @@ def network_difference(got, expected, what: str) -> tuple[str, str] | None:
     return None
 
 
+def probe_for(case, default):
+    """The probe that made the answer: the one the grader names in ``case["probe"]`` (drawn for its run)
+    when it does, else the exercise's own; a variant probed the same way gets the same weights and inputs."""
+    return case.get("probe", default)
+
+
 def same_outputs(got, other) -> bool:
     """True when two probed networks give (nearly) the same outputs."""
     return got[3].shape == other[3].shape and np.allclose(got[3], other[3], rtol=1e-4, atol=1e-5)
@@ -105,6 +111,9 @@ LENET = Catalog(
 )
 
 
+LENET_PROBE = probe_network(LENET_INPUT)
+
+
 def _lenet_variant(num_classes, in_channels, act=nn.Sigmoid, pool=nn.AvgPool2d):
     """LeNet-5 with another activation or pooling: used to recognise which one a learner chose."""
     return nn.Sequential(
@@ -122,12 +131,12 @@ def _lenet_hint(case, got, expected):
         if kind in ("layer_shape", "output") and shape[-1] == 10 != case["num_classes"]:
             return LENET("arguments", difference=f"the output has 10 classes, {case['num_classes']} were asked for")
         return LENET("sizes", difference=text)
-    probe = probe_network(LENET_INPUT)
+    probe, size = probe_for(case, LENET_PROBE), (case["num_classes"], case["in_channels"])
     for act in (nn.ReLU, nn.Tanh):
         for pool in (nn.AvgPool2d, nn.MaxPool2d):
-            if same_outputs(got, probe(_lenet_variant(**case, act=act, pool=pool), case)):
+            if same_outputs(got, probe(_lenet_variant(*size, act=act, pool=pool), case)):
                 return LENET("activation")
-    if same_outputs(got, probe(_lenet_variant(**case, pool=nn.MaxPool2d), case)):
+    if same_outputs(got, probe(_lenet_variant(*size, pool=nn.MaxPool2d), case)):
         return LENET("pooling")
     return None
 
@@ -473,7 +482,7 @@ def _decay_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="lenet_classic", chapter="04", points=4, cases=_lenet_cases, reference=_lenet_ref,
-             probe=probe_network(LENET_INPUT), diagnose=_lenet_hint, forbidden=("cnnlab.models",),
+             probe=LENET_PROBE, diagnose=_lenet_hint, forbidden=("cnnlab.models",),
              rtol=1e-4, atol=1e-5,
              description="build the 1998 LeNet-5 (sigmoid, average pooling) for 28×28 images"),
     Exercise(name="shift_right", chapter="04", points=2, cases=_shift_cases, reference=_shift_ref,

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from cnnlab import layers
 from cnnlab.checks import Exercise, Mistake
-from cnnlab.checks.ch04 import network_difference, probe_network, same_outputs
+from cnnlab.checks.ch04 import network_difference, probe_for, probe_network, same_outputs
 from cnnlab.checks.mistakes import Catalog
 
 BLOCK_INPUT = 12          # probe images are 12×12: one block must give 6×6
@@ -57,6 +57,9 @@ BLOCK = Catalog(
 )
 
 
+BLOCK_PROBE = probe_network(BLOCK_INPUT)
+
+
 def _block_variant(in_channels, out_channels, num_convs, act=nn.ReLU, pool=nn.MaxPool2d):
     parts = []
     for i in range(num_convs):
@@ -76,12 +79,13 @@ def _block_hint(case, got, expected):
         if kind == "layers":
             return BLOCK("conv_count", difference=text)
         return BLOCK("kernels", difference=text) if kind == "count" else None
-    probe = probe_network(BLOCK_INPUT)
+    probe = probe_for(case, BLOCK_PROBE)
+    size = (case["in_channels"], case["out_channels"], case["num_convs"])
     for act in (nn.Sigmoid, nn.Tanh, nn.Identity):
         for pool in (nn.MaxPool2d, nn.AvgPool2d):
-            if same_outputs(got, probe(_block_variant(**case, act=act, pool=pool), case)):
+            if same_outputs(got, probe(_block_variant(*size, act=act, pool=pool), case)):
                 return BLOCK("activation")
-    if same_outputs(got, probe(_block_variant(**case, pool=nn.AvgPool2d), case)):
+    if same_outputs(got, probe(_block_variant(*size, pool=nn.AvgPool2d), case)):
         return BLOCK("avg_pool")
     return None
 
@@ -345,7 +349,7 @@ def _dropout_back_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="vgg_block", chapter="05", points=3, cases=_block_cases, reference=_block_ref,
-             probe=probe_network(BLOCK_INPUT), diagnose=_block_hint, forbidden=("cnnlab.models",),
+             probe=BLOCK_PROBE, diagnose=_block_hint, forbidden=("cnnlab.models",),
              rtol=1e-4, atol=1e-5, description="[conv3×3-ReLU] × num_convs, then a 2×2 max pool"),
     Exercise(name="batchnorm_forward", chapter="05", points=2, cases=_bn_cases, reference=_bn_ref,
              diagnose=_bn_hint, forbidden=("torch", "cnnlab"), rtol=1e-6, atol=1e-8,

@@ -6,7 +6,7 @@ import numpy as np
 from torch import nn
 
 from cnnlab.checks import Exercise, Mistake
-from cnnlab.checks.ch04 import network_difference, probe_network, same_outputs
+from cnnlab.checks.ch04 import network_difference, probe_for, probe_network, same_outputs
 from cnnlab.checks.mistakes import Catalog
 
 BLOCK_INPUT = 7           # odd on purpose: stride 2 must give 4×4 on both paths
@@ -94,12 +94,10 @@ def _block_hint(case, got, expected):
         }, **numbers)
     if network_difference(got, expected, "the block") is not None:
         return None
-    block = BasicBlock(in_channels, out_channels, stride)
+    block, probe = BasicBlock(in_channels, out_channels, stride), probe_for(case, _probe_values)
     return BLOCK.unique({
-        "no_shortcut": same_outputs(got, _probe_values(BasicBlock(in_channels, out_channels, stride, shortcut=False),
-                                                       case)),
-        "relu_before_add": any(same_outputs(got, _probe_values(_ReluFirst(block, twice), case))
-                               for twice in (False, True)),
+        "no_shortcut": same_outputs(got, probe(BasicBlock(in_channels, out_channels, stride, shortcut=False), case)),
+        "relu_before_add": any(same_outputs(got, probe(_ReluFirst(block, twice), case)) for twice in (False, True)),
     })
 
 

@@ -148,7 +148,7 @@ def _inception_hint(case, got, expected):
 
 
 def _same_block(got, block, case) -> bool:
-    other = _probe_block(block, case)
+    other = case.get("probe", _probe_block)(block, case)      # the probe that made the answer
     return got[2].shape == other[2].shape and np.allclose(got[2], other[2], rtol=5e-3, atol=3e-3)
 
 
