@@ -1,6 +1,8 @@
 # cnnlab: every target bootstraps what it needs, so each works on a fresh clone.
-#   make lab      create .venv on first use, then open JupyterLab on the course
-#   make test     unit tests + every notebook under nbval (CNNLAB_QUICK=1)
+#   make lab      create .venv on first use, refresh your workspace work/, open JupyterLab on it
+#   make update   take the course's new commits (git pull), then refresh work/ (your changes kept)
+#   make test     unit tests + every notebook under nbval (CNNLAB_QUICK=1); LESSON=03: one lesson's
+#                 tests and notebooks
 #   make course   run every lesson and export HTML with outputs into build/
 #   make slides   lesson slide decks (reveal.js, offline) into build/slides/
 #   make bench    speed and accuracy benchmarks into bench/results/
@@ -13,10 +15,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.cnnlab-installed
 JOBS   ?= 2
 LAB_ARGS ?=
-# JupyterLab refuses to start as root unless told; containers and CI often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# LESSON=03 narrows `make test` to one lesson: the tests marked lesson03 (tests/conftest.py assigns
+# the marks) and that lesson's notebook, solution and exercise notebooks.
+LESSON ?=
 
-.PHONY: grade lab test test-unit test-notebooks course slides bench exercises check-exercises clean
+.PHONY: grade lab update test test-unit test-notebooks course slides bench exercises check-exercises clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,24 +30,31 @@ $(STAMP): pyproject.toml constraints.txt
 	echo '{"jupyterlab-rise:plugin": {"theme": "white"}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
+# The learner works in work/, never in the course's own notebooks (see cnnlab/workspace.py).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. notebooks/00_welcome.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+	$(VENV)/bin/cnnlab lab $(LAB_ARGS)
+
+update: $(STAMP)
+	$(VENV)/bin/cnnlab workspace update
 
 test: test-unit test-notebooks
 
 # Each pytest worker gets one BLAS/OpenMP thread: JOBS workers already fill the cores, and
 # oversubscribed OpenBLAS threads make small matrix products stall.
 TEST_ENV := CNNLAB_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+LESSON_MARK := $(if $(LESSON),-m lesson$(LESSON))
+LESSON_NOTEBOOKS := $(if $(LESSON),$(wildcard notebooks/$(LESSON)_*.ipynb solutions/$(LESSON)_*.ipynb),notebooks/ solutions/)
+LESSON_EXERCISES := $(if $(LESSON),$(wildcard exercises/$(LESSON)_*.ipynb),exercises/)
 
 test-unit: $(STAMP)
 	$(VENV)/bin/cnnlab exercises check
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -q tests/
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -q $(LESSON_MARK) tests/
 
 test-notebooks: $(STAMP)
 	$(TEST_ENV) CNNLAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
-		-p no:cacheprovider --nbval-lax --nbval-current-env notebooks/ solutions/
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
-		-p no:cacheprovider --nbval-lax --nbval-current-env exercises/
+		-p no:cacheprovider --nbval-lax --nbval-current-env $(LESSON_NOTEBOOKS)
+	$(if $(LESSON_EXERCISES),$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
+		-p no:cacheprovider --nbval-lax --nbval-current-env $(LESSON_EXERCISES))
 
 course: $(STAMP)
 	$(VENV)/bin/cnnlab course html --out build

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_models.py [--only lenet5,small-vgg,small-resnet] [--threads 2]
 
-Each model is trained with its recipe from ``cnnlab.train.RECIPES`` on all 60,000 training
+Each model is trained with its recipe from ``cnnlab.recipes.RECIPES`` on all 60,000 training
 images (nothing held out: the recipes were tuned on a 55,000/5,000 split beforehand) and
 tested once on the 10,000 test images. The recipes carry time budgets (``max_seconds``);
 their learning-rate schedules anneal to that deadline, so a slower or busier machine trains
@@ -42,7 +42,10 @@ from pathlib import Path
 
 import torch
 
-from cnnlab.train import RECIPES, evaluate, fashion_mnist_batches, set_seed
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.common import parameter_count
+from cnnlab.recipes import RECIPES
+from cnnlab.train import evaluate, set_seed
 
 RESULTS = Path(__file__).parent / "results" / "models.json"
 
@@ -94,13 +97,14 @@ def bench_one(name: str, seed: int, threads: int) -> dict:
     history = recipe.fit(model, train, progress=False)
     cpu_seconds = time.process_time() - cpu_start
     _, test_acc = recipe.evaluate(model, test)
-    single_view_acc = (evaluate(model, test, amp=recipe.amp, channels_last=recipe.channels_last)[1]
+    config = recipe.config
+    single_view_acc = (evaluate(model, test, amp=config.amp, channels_last=config.channels_last)[1]
                        if recipe.test_flips else test_acc)
     seconds = history.seconds[-1]
     return {
         "model": name,
         "network": network(recipe.build),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameter_count(model),
         # the recipe's own test: with test_flips, each image and its mirror image
         "test_accuracy": round(test_acc, 4),
         "test_accuracy_single_view": round(single_view_acc, 4),
@@ -116,12 +120,12 @@ def bench_one(name: str, seed: int, threads: int) -> dict:
         "time_budget_seconds": budget,
         "d2l_accuracy": d2l,
         "met": bool(test_acc >= target and seconds <= budget),
-        "recipe": {"epochs_cap": recipe.epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
-                   "optimizer": recipe.optimizer, "scheduler": recipe.scheduler,
-                   "weight_decay": recipe.weight_decay, "label_smoothing": recipe.label_smoothing,
-                   "augment": getattr(recipe.augment, "__name__", None), "max_seconds": recipe.max_seconds,
+        "recipe": {"epochs_cap": config.epochs, "batch_size": recipe.batch_size, "lr": config.lr,
+                   "optimizer": config.optimizer, "scheduler": config.scheduler,
+                   "weight_decay": config.weight_decay, "label_smoothing": config.label_smoothing,
+                   "augment": getattr(config.augment, "__name__", None), "max_seconds": config.max_seconds,
                    "in_words": recipe.describe(),
-                   "amp_bf16": recipe.amp, "channels_last": recipe.channels_last,
+                   "amp_bf16": config.amp, "channels_last": config.channels_last,
                    "test_flips": recipe.test_flips},
         "seed": seed,
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

@@ -1,5 +1,7 @@
-"""The ``cnnlab`` command: data, train, course, exercises, grade.
+"""The ``cnnlab`` command: lab, workspace, data, train, course, exercises, grade.
 
+    cnnlab lab [JUPYTERLAB OPTION ...]  refresh work/, then open JupyterLab on lesson 00 there
+    cnnlab workspace refresh|update     bring work/ in step with the course (update: git pull first)
     cnnlab data status                  where the data sets are
     cnnlab data fetch [fashion_mnist|mnist]
     cnnlab train MODEL [--epochs N] [--full|--sample] ...
@@ -11,8 +13,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import Sequence
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -41,16 +45,24 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    from cnnlab import exercises
+    from cnnlab import exercises, workspace
 
     try:
         if args.action == "build":
+            for line in workspace.rescue():         # answers typed into exercises/ go to work/ first
+                print(line)
             for path, state in exercises.build().items():
                 print(f"{state:10s} {path}")
             return 0
         problems = exercises.check()
+        answers = workspace.exercises_with_answers() if problems else []
     except (exercises.ExerciseError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    if answers:
+        print(f"{', '.join(answers)}: your answers are in the course's own exercise notebooks. "
+              f"`make lab` (or `cnnlab workspace refresh`) moves them into {workspace.FOLDER}/exercises/, "
+              "where your work lives, and puts the course's version back.", file=sys.stderr)
         return 1
     if problems:
         print("exercises/ is out of step with solutions/ (run `cnnlab exercises build`):", file=sys.stderr)
@@ -59,6 +71,39 @@ def _exercises(args: argparse.Namespace) -> int:
         return 1
     print("exercises/ matches solutions/")
     return 0
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    from cnnlab import exercises, workspace
+
+    try:
+        if args.action == "refresh":
+            ok, lines = True, workspace.refresh()
+        else:
+            ok, lines = workspace.update()
+    except (exercises.ExerciseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for line in lines or [f"{workspace.FOLDER}/ is up to date with the course"]:
+        print(line)
+    return 0 if ok else 1
+
+
+def _lab(extra: list[str]) -> int:
+    """Refresh the workspace, then replace this process by JupyterLab serving it."""
+    from cnnlab import exercises, workspace
+
+    try:
+        course = exercises.repo_root()
+        lines = workspace.refresh(course)
+    except (exercises.ExerciseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    command = workspace.lab_command(course, extra)
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 def _course(args: argparse.Namespace) -> int:
@@ -74,13 +119,61 @@ def _course(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_parser() -> argparse.ArgumentParser:
+    from cnnlab.recipes import RECIPES
+
+    parser = argparse.ArgumentParser(
+        prog="cnnlab train",
+        description="Train one of the course's models on Fashion-MNIST and print its test accuracy.")
+    parser.add_argument("model", choices=sorted(RECIPES), help="which network")
+    parser.add_argument("--epochs", type=int, help="passes over the training set (default: the model's recipe)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--full", dest="source", action="store_const", const="full",
+                        help="the full 60,000/10,000 Fashion-MNIST")
+    source.add_argument("--sample", dest="source", action="store_const", const="sample",
+                        help="the bundled 6,000/1,000 sample")
+    parser.set_defaults(source="auto")
+    parser.add_argument("--batch-size", type=int, help="images per batch (default: the model's recipe)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: the model's recipe)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--max-seconds", type=float, help="time budget for training (default: the model's recipe)")
+    parser.add_argument("--val-size", type=int, default=0, help="training images held out for validation")
+    parser.add_argument("--limit", type=int, help="train on at most this many images")
+    parser.add_argument("--save", metavar="PATH", help="write a checkpoint of the trained model")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _train(argv: Sequence[str] | None = None) -> int:
+    """``cnnlab train MODEL [--epochs N] [--full|--sample] [--batch-size B] [--lr LR] [--seed S]``."""
+    from cnnlab.recipes import RECIPES, train_recipe
+    from cnnlab.train import pick_device, save_checkpoint
+
+    args = _train_parser().parse_args(argv)
+    print(f"training {args.model} on {pick_device()} (data: {args.source})")
+    print(f"recipe: {RECIPES[args.model].describe()}")
+    model, history, test_acc = train_recipe(
+        args.model, args.source, args.epochs, args.batch_size, args.lr, args.max_seconds, args.seed,
+        args.val_size, args.limit, progress=not args.no_progress)
+    for i in range(len(history)):
+        val = f"  val loss {history.val_loss[i]:.4f} acc {history.val_acc[i]:.4f}" if args.val_size else ""
+        print(f"epoch {history.epoch[i]:5.2f}  train loss {history.train_loss[i]:.4f} "
+              f"acc {history.train_acc[i]:.4f}{val}  {history.seconds[i]:6.1f} s")
+    if history.stopped_early:
+        print(f"stopped by the time budget after {history.seconds[-1]:.1f} s")
+    print(f"test accuracy: {test_acc:.4f}")
+    if args.save:
+        print(f"checkpoint: {save_checkpoint(args.save, model, history, model_name=args.model, test_acc=test_acc)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # train and grade own their arguments; hand them over untouched.
+    # lab, train and grade own their arguments; hand them over untouched.
+    if argv and argv[0] == "lab":
+        return _lab(argv[1:])
     if argv and argv[0] == "train":
-        from cnnlab import train
-
-        return train.main(argv[1:]) or 0
+        return _train(argv[1:])
     if argv and argv[0] == "grade":
         from cnnlab.grading import cli as grading_cli
 
@@ -90,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train a model on Fashion-MNIST (see `cnnlab train -h`)")
     sub.add_parser("grade", help="grade exercise submissions (see `cnnlab grade -h`)")
+    sub.add_parser("lab", help="refresh work/, then open JupyterLab on lesson 00 there (options go to JupyterLab)")
+
+    p = sub.add_parser("workspace", help="your own copies of the lessons and exercises, in work/")
+    p.add_argument("action", choices=["refresh", "update"],
+                   help="refresh: bring work/ in step with the course on disk; "
+                        "update: take the course's new commits (git pull), then refresh")
+    p.set_defaults(func=_workspace)
 
     p = sub.add_parser("data", help="where the data sets are; fetch the full ones")
     p.add_argument("action", choices=["status", "fetch", "make-sample"])

@@ -402,11 +402,13 @@ def make_sample(out: Path = SAMPLE_PATH, per_class: dict[str, int] | None = None
     The choice is deterministic (order of the official files), so the sample can be
     regenerated and checked against the full data at any time.
     """
+    from cnnlab.batches import class_balanced_indices
+
     per_class = per_class or SAMPLE_PER_CLASS
     arrays = {}
     for split, count in per_class.items():
         images, labels = load_full("fashion_mnist", split)
-        keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:count] for c in range(10)]))
+        keep = np.sort(class_balanced_indices(labels, count))
         arrays[f"{split}_images"] = images[keep]
         arrays[f"{split}_labels"] = labels[keep].astype(np.uint8)
         arrays[f"{split}_index"] = keep.astype(np.int32)
@@ -433,26 +435,26 @@ def loaders(dataset: str = "fashion_mnist", source: str = "auto", batch_size: in
             val_size: int | float = 0.1, limit: int | None = None, seed: int = 0):
     """(train, val, test) torch DataLoaders of normalised tensors.
 
+    ``cnnlab.batches.fashion_mnist_batches`` gives the same split as faster in-memory batches.
+
     Args:
         dataset: "fashion_mnist" or "mnist" (MNIST ignores ``source``).
         source: as in ``load_fashion_mnist``.
         batch_size: images per batch.
-        val_size: images (int) or fraction (float) of the train split held out for validation.
+        val_size: images (int) or fraction (float) of the train split held out for validation
+            (``cnnlab.batches.split_train_val``).
         limit: keep at most this many training images (quick experiments).
         seed: fixes the validation split and the shuffling.
     """
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from cnnlab.batches import split_train_val
+
     load = (lambda s: load_fashion_mnist(s, source)) if dataset == "fashion_mnist" else load_mnist
     x, y = to_tensors(*load("train"), dataset=dataset)
     x_test, y_test = to_tensors(*load("test"), dataset=dataset)
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(x), generator=g)
-    n_val = int(round(val_size * len(x))) if isinstance(val_size, float) else int(val_size)
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    if limit is not None:
-        train_idx = train_idx[:limit]
+    train_idx, val_idx = split_train_val(len(x), val_size, seed, limit)
     train = DataLoader(TensorDataset(x[train_idx], y[train_idx]), batch_size=batch_size, shuffle=True,
                        generator=torch.Generator().manual_seed(seed))
     val = DataLoader(TensorDataset(x[val_idx], y[val_idx]), batch_size=512)

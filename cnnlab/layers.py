@@ -12,8 +12,9 @@ OH/OW output. ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) p
 
 All of them agree with ``torch.nn.functional`` (conv2d, max_pool2d, avg_pool2d with
 ``count_include_pad=True``, relu, sigmoid, tanh, linear, batch_norm in training mode,
-dropout given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py`` checks it on randomly drawn shapes. A bad argument raises
-a ``ValueError`` that names the function and the shapes, before any work is done.
+dropout given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py``
+checks it on randomly drawn shapes. A bad argument raises a ``ValueError`` that names the
+function and the shapes, before any work is done.
 
 Max-pool ties: when several entries of a window share the maximum, the first one in
 row-major window order (top row first, left to right) is the max, and only it receives the

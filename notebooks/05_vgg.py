@@ -1,13 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all,nbgrader,slideshow,tags
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,13 +24,15 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab.experiments import Comparison, compare_variants
 from cnnlab.models import VGG_CONFIGS, small_vgg, vgg16
 from cnnlab.models.vgg import vgg_features
-from cnnlab.models.gallery import alexnet
+from cnnlab.models.alexnet import alexnet
 from cnnlab.shapes import conv_params, receptive_field, summary
-from cnnlab.train import (RECIPES, evaluate, fashion_mnist_batches, random_crop, random_hflip, set_seed,
-                          standard_augment)
+from cnnlab.augment import random_crop, random_hflip, standard_augment
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.recipes import RECIPES
+from cnnlab.train import evaluate, set_seed
+from cnnlab.variants import Comparison, compare_variants
 from cnnlab.viz import plot_history, plot_parameter_share, plot_receptive_field
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample

@@ -1,13 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all,nbgrader,slideshow,tags
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -33,10 +27,13 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab.experiments import compare_variants, gradient_norms
-from cnnlab.models import RESNET_STAGES, BasicBlock, resnet18, small_resnet
+from cnnlab.experiments.ch06 import gradient_norms
+from cnnlab.models import RESNET_LAYOUTS, BasicBlock, resnet18, small_resnet
 from cnnlab.shapes import summary
-from cnnlab.train import RECIPES, fashion_mnist_batches, set_seed
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.recipes import RECIPES
+from cnnlab.train import set_seed
+from cnnlab.variants import compare_variants
 from cnnlab.viz import plot_history
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample
@@ -214,10 +211,10 @@ assert len(convs) + 1 == 18
 # **bottleneck** (1×1 conv to shrink the channels, 3×3, 1×1 to expand them ×4: three layers per block).
 
 # %%
-for name, blocks in RESNET_STAGES.items():
-    per_block = 3 if name in ("resnet50", "resnet101", "resnet152") else 2
-    print(f"{name:9s} blocks per stage {blocks}: {per_block} · {sum(blocks)} + 2 = {per_block * sum(blocks) + 2} layers")
-assert 3 * sum(RESNET_STAGES["resnet152"]) + 2 == 152
+for name, layout in RESNET_LAYOUTS.items():
+    blocks, per_block = list(layout.stages), layout.block.convs
+    print(f"{name:9s} blocks per stage {blocks}: {per_block} · {sum(blocks)} + 2 = {layout.depth} layers")
+assert RESNET_LAYOUTS["resnet152"].depth == 3 * sum(RESNET_LAYOUTS["resnet152"].stages) + 2 == 152
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A small ResNet on Fashion-MNIST

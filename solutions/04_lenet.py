@@ -1,13 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all,nbgrader,slideshow,tags
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -242,7 +236,7 @@ check(adam_weight_decay)
 # ## Where these come from
 #
 # - `cnnlab.models.lenet5(variant="classic")` is the package's LeNet-5; lesson 04 trains it.
-# - `cnnlab.experiments.shift_images` and `translation_test` run the translation test.
+# - `cnnlab.experiments.ch04.shift_images` and `translation_test` run the translation test.
 # - `cnnlab.viz.training.plot_confusion_matrix` draws the matrix you just counted.
 # - `cnnlab.optim` has the same update rules for NumPy (`sgd_step`, `adam_step`), checked
 #   against `torch.optim` step by step; `cnnlab.numpy_cnn` trains with them.

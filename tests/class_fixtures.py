@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from exercise_helpers import notebook_path
+from solution_cells import notebook_path
 from planted import PLANTS, Plant, edited
 
 from cnnlab.checks import exercises as registry

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from exercise_helpers import function_from_cells, graded_sources, notebook_path
+from solution_cells import function_from_cells, graded_sources, notebook_path
 
 from cnnlab.checks import get
 

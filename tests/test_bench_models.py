@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab import train
+from cnnlab import recipes
+from cnnlab.augment import random_hflip
+from cnnlab.batches import fashion_mnist_batches
+from cnnlab.train import FitConfig
 from cnnlab.models import small_resnet
 
 SCRIPT = Path(__file__).parents[1] / "bench" / "bench_models.py"
@@ -28,15 +31,16 @@ def test_network_names_the_call_that_builds_it(bench):
 
 
 def test_every_target_has_a_recipe(bench):
-    assert set(bench.TARGETS) <= set(train.RECIPES)
+    assert set(bench.TARGETS) <= set(recipes.RECIPES)
 
 
 def test_a_run_writes_accuracy_seconds_and_speed(bench, monkeypatch, tmp_path, capsys):
-    tiny = train.Recipe(partial(torch.nn.Sequential, torch.nn.Flatten(), torch.nn.Linear(784, 10)), epochs=1,
-                        batch_size=100, lr=1e-3, augment=train.random_hflip, max_seconds=5, test_flips=True)
+    tiny = recipes.Recipe(partial(torch.nn.Sequential, torch.nn.Flatten(), torch.nn.Linear(784, 10)), 100,
+                          FitConfig(epochs=1, lr=1e-3, scheduler="onecycle", augment=random_hflip, max_seconds=5),
+                          test_flips=True)
     monkeypatch.setitem(bench.RECIPES, "lenet5", tiny)
     monkeypatch.setattr(bench, "fashion_mnist_batches",
-                        lambda source, batch_size, val_size, seed: train.fashion_mnist_batches(
+                        lambda source, batch_size, val_size, seed: fashion_mnist_batches(
                             "sample", batch_size, val_size, limit=1000, seed=seed))
     out = tmp_path / "models.json"
     threads = torch.get_num_threads()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exercise_helpers import assert_fails, solution_functions
 
-SOLVED = solution_functions("01_convolution_by_hand.ipynb")
+@pytest.fixture
+def solved(graded_cells):
+    """This lesson's graded solution cells, run as the grader runs them."""
+    return graded_cells("01")
+
+
 
 
 # --------------------------------------------------------------------------- conv2d_single
@@ -19,21 +23,21 @@ def _single(x, w, flip=False, extra=0):
     return np.array([[np.sum(x[i:i + kh, j:j + kw] * w) for j in range(ow)] for i in range(oh)])
 
 
-def test_conv2d_single_catches_a_flipped_kernel():
+def test_conv2d_single_catches_a_flipped_kernel(assert_fails):
     assert_fails("conv2d_single", lambda x, w: _single(x, w, flip=True), "kernel flipped")
 
 
-def test_conv2d_single_catches_an_off_by_one_size():
+def test_conv2d_single_catches_an_off_by_one_size(assert_fails):
     assert_fails("conv2d_single", lambda x, w: _single(x, w, extra=1), "size: off by one")
 
 
-def test_conv2d_single_catches_same_padding():
+def test_conv2d_single_catches_same_padding(assert_fails):
     assert_fails("conv2d_single", lambda x, w: np.pad(_single(x, w), ((0, w.shape[0] - 1), (0, w.shape[1] - 1))),
                  "size: padded to the input's size")
 
 
-def test_conv2d_single_lesson_example():
-    solved = SOLVED["conv2d_single"]
+def test_conv2d_single_lesson_example(solved):
+    solved = solved["conv2d_single"]
     from cnnlab.viz.images import EDGE_KERNEL, EXAMPLE_IMAGE
 
     assert solved(EXAMPLE_IMAGE, EDGE_KERNEL)[0, 0] == -6
@@ -65,11 +69,11 @@ def _multi(x, w, b, stride, padding, *, bias=True, flip=False, ceil=False, one_s
     (dict(one_side=True), "padding on one side only"),
     (dict(ignore_stride=True), "stride ignored"),
 ])
-def test_conv2d_multi_catches_classic_mistakes(mistake, label):
+def test_conv2d_multi_catches_classic_mistakes(mistake, label, assert_fails):
     assert_fails("conv2d_multi", lambda x, w, b, stride, padding: _multi(x, w, b, stride, padding, **mistake), label)
 
 
-def test_conv2d_multi_catches_a_missing_channel_sum():
+def test_conv2d_multi_catches_a_missing_channel_sum(assert_fails):
     def per_channel(x, w, b, stride, padding):
         full = _multi(x, w, b, stride, padding)
         return np.stack([full] * x.shape[0], axis=1)       # (F, C, OH, OW): one map per channel
@@ -79,14 +83,14 @@ def test_conv2d_multi_catches_a_missing_channel_sum():
 
 # --------------------------------------------------------------------------- conv1x1
 
-def test_conv1x1_catches_a_transposed_mixing_matrix():
+def test_conv1x1_catches_a_transposed_mixing_matrix(assert_fails):
     assert_fails("conv1x1", lambda x, w: np.einsum("cf,chw->fhw", w, x) if w.shape[0] == w.shape[1]
                  else np.einsum("fc,chw->fhw", w, x), "w transposed")
 
 
-def test_conv1x1_equals_torch():
+def test_conv1x1_equals_torch(solved):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 4, 5)), rng.standard_normal((2, 3))
     expected = torch.nn.functional.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w)[:, :, None, None])
-    np.testing.assert_allclose(SOLVED["conv1x1"](x, w), expected[0].numpy(), rtol=1e-10)
+    np.testing.assert_allclose(solved["conv1x1"](x, w), expected[0].numpy(), rtol=1e-10)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from exercise_helpers import assert_fails, solution_functions
 
-SOLVED = solution_functions("02_output_size_and_parameters.ipynb")
+@pytest.fixture
+def solved(graded_cells):
+    """This lesson's graded solution cells, run as the grader runs them."""
+    return graded_cells("02")
+
+
 
 
 # --------------------------------------------------------------------------- output_size
 
-def test_output_size_matches_torch_on_many_settings():
-    output_size = SOLVED["output_size"]
+def test_output_size_matches_torch_on_many_settings(solved):
+    output_size = solved["output_size"]
     for n in (5, 8, 13):
         for k, s, p, d in [(3, 1, 0, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2), (2, 3, 0, 1)]:
             conv = torch.nn.Conv2d(1, 1, k, s, p, d)
@@ -30,7 +34,7 @@ def test_output_size_matches_torch_on_many_settings():
     (lambda n, k, stride, padding, dilation: float((n + 2 * padding - dilation * (k - 1) - 1) / stride + 1),
      "true division instead of floor"),
 ])
-def test_output_size_catches_classic_mistakes(wrong, label):
+def test_output_size_catches_classic_mistakes(wrong, label, assert_fails):
     assert_fails("output_size", wrong, label)
 
 
@@ -42,12 +46,12 @@ def test_output_size_catches_classic_mistakes(wrong, label):
     (lambda in_channels, filters, kh, kw, bias: filters * in_channels * kh * kw + filters,
      "bias counted when bias=False"),
 ])
-def test_conv_param_count_catches_classic_mistakes(wrong, label):
+def test_conv_param_count_catches_classic_mistakes(wrong, label, assert_fails):
     assert_fails("conv_param_count", wrong, label)
 
 
-def test_conv_param_count_lesson_example():
-    assert SOLVED["conv_param_count"](3, 64, 3, 3, True) == 1792
+def test_conv_param_count_lesson_example(solved):
+    assert solved["conv_param_count"](3, 64, 3, 3, True) == 1792
 
 
 # --------------------------------------------------------------------------- receptive_field_size
@@ -68,9 +72,9 @@ def _field(kernels, strides, own_stride=False, ignore_strides=False):
     (lambda kernels, strides: _field(kernels, strides, own_stride=True), "own stride included"),
     (lambda kernels, strides: sum(kernels), "kernel sizes added"),
 ])
-def test_receptive_field_size_catches_classic_mistakes(wrong, label):
+def test_receptive_field_size_catches_classic_mistakes(wrong, label, assert_fails):
     assert_fails("receptive_field_size", wrong, label)
 
 
-def test_two_stacked_3x3_see_5x5():
-    assert SOLVED["receptive_field_size"]((3, 3), (1, 1)) == 5
+def test_two_stacked_3x3_see_5x5(solved):
+    assert solved["receptive_field_size"]((3, 3), (1, 1)) == 5

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from cnnlab.checks import get
-from exercise_helpers import assert_fails, assert_passes
 
 
 # --------------------------------------------------------------------------- LeNet-5
@@ -23,7 +22,7 @@ def lenet(num_classes=10, in_channels=1, pad=2, act=nn.Sigmoid, pool=nn.AvgPool2
         nn.Linear(hidden[1], num_classes))
 
 
-def test_a_correct_lenet_written_differently_passes():
+def test_a_correct_lenet_written_differently_passes(assert_passes):
     class Functional(nn.Module):             # pools and activations as functions, layers in a custom order
         def __init__(self, num_classes, in_channels):
             super().__init__()
@@ -40,17 +39,17 @@ def test_a_correct_lenet_written_differently_passes():
     assert_passes("lenet_classic", lambda num_classes, in_channels: Functional(num_classes, in_channels))
 
 
-def test_lenet_reference_has_61706_parameters():
+def test_lenet_reference_has_61706_parameters(n_params):
     net = get("lenet_classic").reference(num_classes=10, in_channels=1)
-    assert sum(p.numel() for p in net.parameters()) == 61_706
+    assert n_params(net) == 61_706
 
 
-def test_lenet_without_padding_fails_on_shapes():
+def test_lenet_without_padding_fails_on_shapes(assert_fails):
     assert_fails("lenet_classic", lambda num_classes, in_channels: lenet(num_classes, in_channels, pad=0),
                  "conv1 without padding")
 
 
-def test_lenet_with_wrong_parameter_count_fails():
+def test_lenet_with_wrong_parameter_count_fails(assert_fails):
     assert_fails("lenet_classic", lambda num_classes, in_channels: lenet(num_classes, in_channels, hidden=(100, 84)),
                  "layer sizes differ")
 
@@ -59,36 +58,36 @@ def test_lenet_with_wrong_parameter_count_fails():
                                              (nn.ReLU, nn.AvgPool2d, "activation not sigmoid"),
                                              (nn.Tanh, nn.AvgPool2d, "activation not sigmoid"),
                                              (nn.ReLU, nn.MaxPool2d, "activation not sigmoid")])
-def test_lenet_with_modern_parts_fails_on_values(act, pool, label):
+def test_lenet_with_modern_parts_fails_on_values(act, pool, label, assert_fails):
     assert_fails("lenet_classic", lambda num_classes, in_channels: lenet(num_classes, in_channels, act=act, pool=pool),
                  label)
 
 
-def test_lenet_ignoring_arguments_fails():
+def test_lenet_ignoring_arguments_fails(assert_fails):
     assert_fails("lenet_classic", lambda num_classes, in_channels: lenet())
 
 
-def test_lenet_returning_a_non_module_fails():
+def test_lenet_returning_a_non_module_fails(assert_fails):
     assert_fails("lenet_classic", lambda num_classes, in_channels: np.zeros(3))
 
 
 # --------------------------------------------------------------------------- shift_right
 
-def test_shift_with_roll_fails_with_hint():
+def test_shift_with_roll_fails_with_hint(assert_fails):
     assert_fails("shift_right", lambda images, k, fill: np.roll(images, k, axis=2), "pixels wrapped around")
 
 
-def test_shift_in_the_wrong_direction_fails_with_hint():
+def test_shift_in_the_wrong_direction_fails_with_hint(assert_fails):
     right = get("shift_right").reference
     assert_fails("shift_right", lambda images, k, fill: right(images, -k, fill), "shifted left")
 
 
-def test_shift_that_ignores_fill_fails():
+def test_shift_that_ignores_fill_fails(assert_fails):
     right = get("shift_right").reference
     assert_fails("shift_right", lambda images, k, fill: right(images, k, 0.0), "fill ignored")
 
 
-def test_shift_along_rows_fails():
+def test_shift_along_rows_fails(assert_fails):
     right = get("shift_right").reference
     assert_fails("shift_right", lambda images, k, fill: right(images.transpose(0, 2, 1), k, fill).transpose(0, 2, 1)
                  if images.shape[1] == images.shape[2] else np.full_like(images, np.nan))
@@ -96,13 +95,13 @@ def test_shift_along_rows_fails():
 
 # --------------------------------------------------------------------------- confusion matrix
 
-def test_transposed_confusion_matrix_fails_with_hint():
+def test_transposed_confusion_matrix_fails_with_hint(assert_fails):
     count = get("confusion_matrix").reference
     assert_fails("confusion_matrix", lambda y_true, y_pred, num_classes: count(y_true, y_pred, num_classes).T,
                  "rows and columns swapped")
 
 
-def test_confusion_matrix_sized_by_the_labels_fails_with_hint():
+def test_confusion_matrix_sized_by_the_labels_fails_with_hint(assert_fails):
     def sized_by_data(y_true, y_pred, num_classes):
         k = max(y_true.max(), y_pred.max()) + 1
         return get("confusion_matrix").reference(y_true, y_pred, k)
@@ -110,7 +109,7 @@ def test_confusion_matrix_sized_by_the_labels_fails_with_hint():
     assert_fails("confusion_matrix", sized_by_data, "size taken from the labels")
 
 
-def test_confusion_matrix_of_fractions_fails():
+def test_confusion_matrix_of_fractions_fails(assert_fails):
     count = get("confusion_matrix").reference
     assert_fails("confusion_matrix", lambda y_true, y_pred, num_classes: count(y_true, y_pred, num_classes) / len(y_true),
                  "fractions instead of counts")

@@ -5,7 +5,6 @@ from torch import nn
 
 from cnnlab.checks import get, run_exercise
 from cnnlab.checks.ch06 import _count_by_formula
-from exercise_helpers import assert_fails, assert_passes
 
 
 # --------------------------------------------------------------------------- residual block
@@ -41,15 +40,15 @@ class Block(nn.Module):
         return out.relu()
 
 
-def test_block_written_differently_passes():
+def test_block_written_differently_passes(assert_passes):
     assert_passes("residual_block", lambda **k: Block(**k))
 
 
-def test_block_without_shortcut_fails_with_hint():
+def test_block_without_shortcut_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, shortcut=False), "shortcut missing")
 
 
-def test_block_whose_shortcut_never_projects_fails():
+def test_block_whose_shortcut_never_projects_fails(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, project="never"))
 
 
@@ -58,15 +57,15 @@ def test_block_that_projects_only_for_new_channels_fails():
     assert not result and result.message.startswith("case 4: raised"), result.line()   # stride 2, same width
 
 
-def test_projection_without_batch_norm_fails_with_hint():
+def test_projection_without_batch_norm_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, projection_bn=False), "projection without batch norm")
 
 
-def test_relu_before_the_addition_fails_with_hint():
+def test_relu_before_the_addition_fails_with_hint(assert_fails):
     assert_fails("residual_block", lambda **k: Block(**k, relu_before_add=True), "ReLU before the addition")
 
 
-def test_block_with_shortcut_defined_first_still_passes():
+def test_block_with_shortcut_defined_first_still_passes(assert_passes):
     # batch norms get the same values whatever their order; convs differ in shape from the 1×1 projection
     assert_passes("residual_block", lambda **k: Block(**k, shortcut_first=True))
 
@@ -76,11 +75,11 @@ def test_block_with_shortcut_defined_first_still_passes():
 @pytest.mark.parametrize("slip, label", [(dict(project_on_stride=False), "projection missing where the size halves"),
                                          (dict(projection_bn=False), "projection without batch norm"),
                                          (dict(bias=True), "convs with bias")])
-def test_count_with_a_classic_slip_fails_with_hint(slip, label):
+def test_count_with_a_classic_slip_fails_with_hint(slip, label, assert_fails):
     assert_fails("resnet_param_count", lambda **k: _count_by_formula(**k, **slip), label)
 
 
-def test_count_without_the_stem_fails():
+def test_count_without_the_stem_fails(assert_fails):
     def no_stem(stages, widths, in_channels, num_classes):
         return _count_by_formula(stages, widths, in_channels, num_classes) - in_channels * widths[0] * 49 - 2 * widths[0]
 

@@ -5,7 +5,6 @@ from torch import nn
 
 from cnnlab.checks import exercises, get, run_exercise
 from cnnlab.models import efficientnet_lite0
-from exercise_helpers import assert_fails, assert_passes
 
 
 def test_exercises_forbid_the_lesson_helpers():
@@ -19,7 +18,7 @@ def freeze(model):
         p.requires_grad = False
 
 
-def test_head_not_frozen():
+def test_head_not_frozen(assert_fails):
     def answer(num_classes):
         model = efficientnet_lite0()
         model.classifier = nn.Linear(1280, num_classes)
@@ -27,7 +26,7 @@ def test_head_not_frozen():
     assert_fails("freeze_and_replace_head", answer, "nothing frozen")
 
 
-def test_head_frozen_after_replacing():
+def test_head_frozen_after_replacing(assert_fails):
     def answer(num_classes):
         model = efficientnet_lite0()
         model.classifier = nn.Linear(1280, num_classes)
@@ -36,7 +35,7 @@ def test_head_frozen_after_replacing():
     assert_fails("freeze_and_replace_head", answer, "new head frozen too")
 
 
-def test_head_not_replaced():
+def test_head_not_replaced(assert_fails):
     def answer(num_classes):
         model = efficientnet_lite0()
         freeze(model)
@@ -45,7 +44,7 @@ def test_head_not_replaced():
     assert_fails("freeze_and_replace_head", answer, "head not replaced")
 
 
-def test_head_with_an_extra_trainable_layer():
+def test_head_with_an_extra_trainable_layer(assert_fails):
     def answer(num_classes):
         model = efficientnet_lite0()
         freeze(model)
@@ -55,7 +54,7 @@ def test_head_with_an_extra_trainable_layer():
     assert_fails("freeze_and_replace_head", answer, "more than the head learns")
 
 
-def test_head_answer_that_is_not_a_module():
+def test_head_answer_that_is_not_a_module(assert_fails):
     assert_fails("freeze_and_replace_head", lambda num_classes: [1, 2, 3])
 
 
@@ -68,19 +67,19 @@ def count_after(frozen_stages, num_classes, parts, count_all=False):
     return sum(p.numel() for p in model.parameters() if count_all or p.requires_grad)
 
 
-def test_count_forgets_the_stem():
+def test_count_forgets_the_stem(assert_fails):
     answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
         frozen_stages, num_classes, lambda n: [f"stage{i}" for i in range(1, n + 1)])
     assert_fails("trainable_after_freezing", answer, "stem not frozen")
 
 
-def test_count_one_stage_short():
+def test_count_one_stage_short(assert_fails):
     answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
         frozen_stages, num_classes, lambda n: ["stem"] + [f"stage{i}" for i in range(1, n)])
     assert_fails("trainable_after_freezing", answer, "one stage too few")
 
 
-def test_count_every_parameter():
+def test_count_every_parameter(assert_fails):
     answer = lambda frozen_stages, num_classes: count_after(          # noqa: E731
         frozen_stages, num_classes, lambda n: ["stem"] + [f"stage{i}" for i in range(1, n + 1)], count_all=True)
     assert_fails("trainable_after_freezing", answer, "every parameter counted")
@@ -95,33 +94,33 @@ def split(num_classes):
     return [p for p in model.parameters() if id(p) not in ids], head
 
 
-def test_optimizer_without_the_scale():
+def test_optimizer_without_the_scale(assert_fails):
     def answer(num_classes, lr, backbone_lr_scale):
         backbone, head = split(num_classes)
         return torch.optim.Adam([{"params": backbone, "lr": lr}, {"params": head, "lr": lr}])
     assert_fails("finetune_optimizer", answer, "same rate for both groups")
 
 
-def test_optimizer_with_swapped_rates():
+def test_optimizer_with_swapped_rates(assert_fails):
     def answer(num_classes, lr, backbone_lr_scale):
         backbone, head = split(num_classes)
         return torch.optim.Adam([{"params": backbone, "lr": lr}, {"params": head, "lr": lr * backbone_lr_scale}])
     assert_fails("finetune_optimizer", answer, "rates swapped")
 
 
-def test_optimizer_over_the_head_only():
+def test_optimizer_over_the_head_only(assert_fails):
     def answer(num_classes, lr, backbone_lr_scale):
         return torch.optim.Adam(split(num_classes)[1], lr=lr)
     assert_fails("finetune_optimizer", answer, "only the head in the optimizer")
 
 
-def test_optimizer_with_one_group():
+def test_optimizer_with_one_group(assert_fails):
     def answer(num_classes, lr, backbone_lr_scale):
         return torch.optim.Adam(efficientnet_lite0(num_classes=num_classes).parameters(), lr=lr * backbone_lr_scale)
     assert_fails("finetune_optimizer", answer, "one group for everything")
 
 
-def test_optimizer_missing_part_of_the_backbone():
+def test_optimizer_missing_part_of_the_backbone(assert_passes, assert_fails):
     def answer(num_classes, lr, backbone_lr_scale):
         model = efficientnet_lite0(num_classes=num_classes)
         return torch.optim.Adam([{"params": model.features.parameters(), "lr": lr * backbone_lr_scale},

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from cnnlab.checks import ch08, exercises, run_exercise
-from exercise_helpers import assert_fails, solution_functions
 
 SOLUTION = Path(__file__).resolve().parent.parent / "solutions" / "08_architecture_gallery.ipynb"
 EX = exercises("08")
@@ -118,7 +117,7 @@ def test_default_batch_norm_epsilon_is_tolerated():
     (dict(pool="avg"), "average pooling instead of max"),
     (dict(relu=False), "ReLU missing"),
 ])
-def test_inception_mistakes_fail_with_a_hint(mistake, label):
+def test_inception_mistakes_fail_with_a_hint(mistake, label, assert_fails):
     assert_fails("inception_module", make_module(**mistake), label)
 
 
@@ -153,7 +152,7 @@ def test_bottleneck_reference_numbers_for_block_3a():
         reduce * in_channels + reduce + out_channels * reduce * kernel_size ** 2 + out_channels,
         out_channels * in_channels * kernel_size ** 2 + out_channels), "the two numbers swapped"),
 ])
-def test_bottleneck_mistakes_fail_with_a_hint(wrong, label):
+def test_bottleneck_mistakes_fail_with_a_hint(wrong, label, assert_fails):
     assert_fails("bottleneck_params", wrong, label)
 
 
@@ -168,7 +167,7 @@ def test_bottleneck_mistakes_fail_with_a_hint(wrong, label):
         alpha ** phi, beta ** phi, gamma ** phi), "resolution left as a multiplier"),
     (lambda phi, alpha, beta, gamma, base_resolution: (alpha ** phi, beta ** phi), None),
 ])
-def test_compound_scaling_mistakes_fail_with_a_hint(wrong, label):
+def test_compound_scaling_mistakes_fail_with_a_hint(wrong, label, assert_fails):
     assert_fails("compound_multipliers", wrong, label)
 
 
@@ -179,8 +178,8 @@ def test_compound_reference_matches_the_lesson():
 
 # --- the solution notebook's own answers ------------------------------------------------------
 
-def test_solution_notebook_answers_pass_on_fresh_cases():
-    functions = solution_functions(SOLUTION)
+def test_solution_notebook_answers_pass_on_fresh_cases(graded_cells):
+    functions = graded_cells("08")
     assert set(functions) == set(EX)
     for name, fn in functions.items():
         assert run_exercise(EX[name], fn, seed=None).status == "passed", name

@@ -98,3 +98,60 @@ def test_registry_names_are_unique_and_match_chapters():
         assert ex.chapter in checks.chapters()
         cases = ex.cases(np.random.default_rng(1))
         assert 1 <= len(cases) <= 20
+
+
+def test_a_failing_check_nudges_first_and_names_the_cause_when_asked_or_on_the_next_try(monkeypatch, capsys):
+    monkeypatch.delenv("CNNLAB_CHECKS_STRICT", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setattr(checks, "_FAILED_BEFORE", {})
+    mistake = checks.Mistake("scale: added", "compare x + k with x · k", "you added k instead of multiplying by it")
+    exercise = Exercise("scale", "99", 1, double_cases, lambda x, k: x * k,
+                        diagnose=lambda case, got, exp: mistake if np.allclose(got, case["x"] + case["k"]) else None)
+    monkeypatch.setattr(checks, "get", lambda name: exercise)
+
+    def scale(x, k):
+        return x + k
+
+    first = checks.check(scale)
+    out = capsys.readouterr().out
+    assert "values differ" in out and "compare x + k with x · k" in out and "you added" not in out
+    assert "check(scale, hint=True)" in out
+    assert first.mistakes == [mistake, mistake] and "you added" in first.message   # the record keeps the cause
+    checks.check(scale)
+    assert "you added k instead of multiplying by it" in capsys.readouterr().out
+    monkeypatch.setattr(checks, "_FAILED_BEFORE", {})
+    checks.check(scale, hint=True)
+    assert "you added k instead of multiplying by it" in capsys.readouterr().out
+
+
+def test_check_reads_the_source_for_forbidden_modules(monkeypatch, capsys):
+    exercise = Exercise("scale", "99", 1, double_cases, lambda x, k: x * k, forbidden=("numpy.multiply",))
+    monkeypatch.setattr(checks, "get", lambda name: exercise)
+    monkeypatch.delenv("CNNLAB_CHECKS_STRICT", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+
+    def scale(x, k):
+        return np.multiply(x, k)
+
+    result = checks.check(scale)
+    assert result.status == "forbidden" and "numpy.multiply" in capsys.readouterr().out
+
+
+def test_a_check_in_a_notebook_shows_its_verdict_once_and_no_value(tmp_path):
+    """The verdict is printed once; the cell has no value for Jupyter to show again (or nbgrader to read as points)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nfrom cnnlab.checks import check\n"
+                                          "def conv2d_single(x, w):\n"
+                                          "    kh, kw = w.shape\n"
+                                          "    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))\n"
+                                          "    for i in range(out.shape[0]):\n"
+                                          "        for j in range(out.shape[1]):\n"
+                                          "            out[i, j] = (x[i:i + kh, j:j + kw] * w).sum()\n"
+                                          "    return out"),
+                nbformat.v4.new_code_cell("check(conv2d_single)")]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[1].outputs
+    assert [o.output_type for o in outputs] == ["stream"]
+    assert outputs[0].text.count("conv2d_single: 6/6 checks passed") == 1

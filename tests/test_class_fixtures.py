@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from class_fixtures import MISSING, write_class
-from exercise_helpers import diagnosed, function_from_cells, graded_sources
+from solution_cells import function_from_cells, graded_sources
 
 from cnnlab.checks import get, run_exercise
 
@@ -43,7 +43,7 @@ def test_the_slow_capstone_is_left_out_unless_asked_for(tmp_path):
 
 
 @pytest.mark.parametrize("chapter", ["01", "05"])
-def test_every_answer_is_graded_as_its_key_says(tmp_path, chapter):
+def test_every_answer_is_graded_as_its_key_says(tmp_path, chapter, diagnosed):
     key = write_class(tmp_path, chapter, students=6, seed=5, correct=0.2)
     for path, (student, answers) in zip(key.paths, key.answers.items()):
         sources = graded_sources(path)
@@ -56,3 +56,14 @@ def test_every_answer_is_graded_as_its_key_says(tmp_path, chapter):
             else:
                 found = diagnosed(name, fn, seed=int(np.random.default_rng(len(student)).integers(1000)))
                 assert {label for kind, label in found if kind == "wrong" and label} == {answer}, (student, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", ["02", "05"])
+def test_the_graders_class_summary_reports_exactly_the_planted_counts(tmp_path, chapter):
+    from cnnlab.grading.grader import GradeConfig, grade
+    from cnnlab.grading.report import class_summary
+
+    key = write_class(tmp_path, chapter, students=8, seed=11, correct=0.2)
+    report = grade(key.paths, GradeConfig(chapter=chapter, jobs=2))
+    assert class_summary(report)[chapter] == key.counts()

@@ -1,9 +1,10 @@
-"""`make lab` serves the course offline, and `make course` exports pages with outputs."""
+"""`make lab` serves the learner's workspace offline, and `make course` exports pages with outputs."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from course_copy import VENV, course_repository, learner_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,29 +32,36 @@ def get_json(url: str):
 
 
 @pytest.mark.slow
-def test_make_lab_serves_the_notebooks(tmp_path):
-    port, token = free_port(), secrets.token_hex(8)
-    args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={token} --ServerApp.port_retries=0"
+def test_make_lab_serves_the_workspace(tmp_path):
+    """In a fresh clone, `make lab` creates work/ and serves it; its printed URL is lesson 00 there."""
+    if not (VENV / ".cnnlab-installed").exists():
+        pytest.skip("make lab in a clone borrows the .venv that make creates here")
+    clone = learner_clone(course_repository(tmp_path / "upstream"), tmp_path / "learner")
+    port = free_port()
+    args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --LabApp.workspaces_dir={tmp_path / 'ws'}"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    lab = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "lab.log"
+    with open(log, "wb") as sink:
+        lab = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=clone, env=env,
+                               stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
-        listing = None
-        while time.monotonic() < deadline and lab.poll() is None:
-            try:
-                listing = get_json(f"{base}/api/contents/notebooks?token={token}")
-                break
-            except OSError:
-                time.sleep(1)
-        assert listing is not None, lab.stdout.read().decode(errors="replace")[-3000:] if lab.poll() is not None else "no answer"
-        names = {item["name"] for item in listing["content"]}
-        assert "00_welcome.ipynb" in names
-        with urllib.request.urlopen(f"{base}/lab/tree/notebooks/00_welcome.ipynb?token={token}", timeout=10) as page:
+        printed = None
+        while printed is None and time.monotonic() < deadline and lab.poll() is None:   # the URL a learner copies
+            printed = re.search(rf"{re.escape(base)}(/\S*)\?token=(\w+)", log.read_text(errors="replace"))
+            time.sleep(0.5)
+        assert printed, log.read_text(errors="replace")[-3000:]
+        path, token = printed.groups()
+        assert path == "/lab/tree/notebooks/00_welcome.ipynb"
+        listing = get_json(f"{base}/api/contents/notebooks?token={token}")
+        assert "00_welcome.ipynb" in {item["name"] for item in listing["content"]}
+        assert (clone / "work" / "notebooks" / "00_welcome.ipynb").exists()     # served from work/
+        with urllib.request.urlopen(printed.group(0), timeout=10) as page:
             assert page.status == 200 and b"JupyterLab" in page.read()
         extensions = urllib.request.urlopen(f"{base}/lab/api/extensions?token={token}", timeout=10).read()
         assert b"jupyterlab-rise" in extensions or b"jupyterlab_rise" in extensions
+        assert "created: work/" in log.read_text(errors="replace")
     finally:
         if lab.poll() is None:
             os.killpg(lab.pid, signal.SIGTERM)

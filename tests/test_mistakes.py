@@ -3,7 +3,9 @@
 The mistakes are planted into the course's own solution cells (``tests/planted.py``); each
 planted answer must fail on every seed tried, and every wrong case it produces must be
 diagnosed with the planted mistake's label (a case may also raise, or differ in a way no
-label covers, but never be given another label).
+label covers, but never be given another label). That holds both for the self-check's cases
+and for the cases the grader counts (the fresh ones: it ignores worked examples that every
+draw repeats), so a class summary counts every planted mistake.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import importlib
 
 import pytest
 
-from exercise_helpers import diagnosed
 from planted import PLANTS, planted_function
 
 from cnnlab.checks import chapters, exercises, get
@@ -44,10 +45,12 @@ def test_every_declared_mistake_is_planted_and_every_plant_is_declared():
     assert planted - wanted == set(), "planted but not declared"
 
 
-@pytest.mark.parametrize("plant", PLANTS, ids=[p.id for p in PLANTS])
-def test_a_planted_mistake_is_recognised_by_its_label(plant):
+@pytest.mark.parametrize("plant", [pytest.param(p, id=p.id, marks=getattr(pytest.mark, f"lesson{get(p.exercise).chapter}"))
+                                   for p in PLANTS])
+def test_a_planted_mistake_is_recognised_by_its_label(plant, diagnosed, graded_view):
     fn = planted_function(plant)
     for seed in SLOW_SEEDS if get(plant.exercise).timeout else SEEDS:
-        failures = diagnosed(plant.exercise, fn, seed)
-        labels = {label for kind, label in failures if kind == "wrong" and label is not None}
-        assert labels == {plant.label}, f"seed {seed}: {failures}"
+        for view in (diagnosed, graded_view):        # the self-check's cases, then those the grader counts
+            failures = view(plant.exercise, fn, seed)
+            labels = {label for kind, label in failures if kind == "wrong" and label is not None}
+            assert labels == {plant.label}, f"{view.__qualname__}, seed {seed}: {failures}"

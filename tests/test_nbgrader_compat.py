@@ -83,3 +83,56 @@ def test_our_grader_marks_nbgraders_release_as_not_implemented(released, tmp_pat
     row = grade([copy], GradeConfig(limits=Limits(timeout=30))).submissions[0]
     assert row.chapter == "01" and row.score == 0 and row.max_score == 6
     assert all(e.message == "not implemented yet" for e in row.exercises)
+
+
+# --------------------------------------------------------------------------- marks: nbgrader's folders, cnnlab's sandbox
+
+CHEAT = "import os\nos.environ.pop('NBGRADER_EXECUTION', None)\n"
+
+
+@pytest.fixture(scope="module")
+def course_with_submissions(released):
+    """A course where alice solved the exercises and bob left the stubs but switched the checks off."""
+    solution, release = released
+    course = release.parents[2]
+    honest = helpers.load(solution)
+    cheat = helpers.load(release)
+    first = next(c for c in cheat.cells if c.cell_type == "code")
+    first.source = CHEAT + first.source
+    for student, nb in (("alice", honest), ("bob", cheat)):
+        helpers.write(nb, course / "submitted" / student / "ps1" / release.name)
+    return course
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    env.pop("CNNLAB_CHECKS_STRICT", None)
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"], cwd=course,
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_nbgraders_own_autograde_is_fooled_and_cnnlab_grade_nbgrader_is_not(course_with_submissions):
+    course = course_with_submissions
+    for student in ("alice", "bob"):
+        (course / "submitted" / student / "ps1" / "timestamp.txt").write_text("2026-11-30 10:00:00 UTC")
+    done = _nbgrader(course, "autograde", "ps1", "--force")
+    assert done.returncode == 0, done.stderr[-3000:]
+    fooled = _export(course)
+    assert fooled["bob"] == 6.0                  # nbgrader alone: the stubs "pass" once the checks are switched off
+    from cnnlab.grading import cli
+
+    assert cli.main(["nbgrader", "ps1", "--course", str(course), "--jobs", "2"]) == 0
+    marks = _export(course)
+    assert marks == {"alice": 6.0, "bob": 0.0}
+
+
+def _export(course: Path) -> dict[str, float]:
+    import csv
+
+    target = course / "grades.csv"
+    done = _nbgrader(course, "export", f"--CsvExportPlugin.to={target}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(target) as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}

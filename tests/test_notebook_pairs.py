@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -39,3 +43,26 @@ def test_every_lesson_has_its_pair():
     lessons = sorted(p.stem for p in ROOT.glob("notebooks/[0-9][0-9]_*.py"))
     assert lessons[0] == "00_welcome"
     assert len(lessons) == len(set(name[:2] for name in lessons))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.name for p in SOURCES])
+def test_source_asks_for_its_pairing(source):
+    """Pairing is declared by each source (jupytext.toml pairs nothing), so exercises/ and work/ stay plain."""
+    assert jupytext.read(source).metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+
+def test_instructors_sync_leaves_the_reviewed_sources_alone(tmp_path):
+    """The README's `jupytext --sync` after editing a .py updates the .ipynb and writes nothing into the .py."""
+    shutil.copy(ROOT / "jupytext.toml", tmp_path)
+    copies = []
+    for source in SOURCES:
+        folder = tmp_path / source.parent.name
+        folder.mkdir(exist_ok=True)
+        shutil.copy2(source.with_suffix(".ipynb"), folder)
+        shutil.copy2(source, folder)
+        os.utime(folder / source.name)                   # the .py is the newer file, as after an edit
+        copies.append(folder / source.name)
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", *map(str, copies)],
+                   cwd=tmp_path, check=True, capture_output=True)
+    for source, copy in zip(SOURCES, copies):
+        assert copy.read_text() == source.read_text(), f"jupytext --sync rewrote {source.name}"

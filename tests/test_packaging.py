@@ -54,7 +54,7 @@ def test_lower_bounds_in_pyproject_and_exact_pins_only_in_constraints():
 
 def test_makefile_has_the_documented_targets_and_they_bootstrap():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("lab", "test", "course", "slides", "bench", "exercises"):
+    for target in ("lab", "update", "test", "course", "slides", "bench", "exercises"):
         match = re.search(rf"^{target}:(.*)$", makefile, re.M)
         assert match, f"make {target} is missing"
         assert "$(STAMP)" in match.group(1) or target == "test", f"make {target} must bootstrap the venv"

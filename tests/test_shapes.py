@@ -99,17 +99,17 @@ def test_worked_parameter_counts():
 @CASES
 @given(c=st.integers(1, 8), f=st.integers(1, 8), kernel=pairs, bias=st.booleans(),
        groups=st.sampled_from([1, 2, 4]))
-def test_conv_params_match_torch(c, f, kernel, bias, groups):
+def test_conv_params_match_torch(c, f, kernel, bias, groups, n_params):
     c, f = c * groups, f * groups
     layer = nn.Conv2d(c, f, kernel, bias=bias, groups=groups)
-    assert S.conv_params(c, f, kernel, bias=bias, groups=groups) == sum(p.numel() for p in layer.parameters())
+    assert S.conv_params(c, f, kernel, bias=bias, groups=groups) == n_params(layer)
 
 
 @CASES
 @given(d_in=st.integers(1, 50), d_out=st.integers(1, 50), bias=st.booleans(), channels=st.integers(1, 64))
-def test_linear_and_batchnorm_params_match_torch(d_in, d_out, bias, channels):
-    assert S.linear_params(d_in, d_out, bias) == sum(p.numel() for p in nn.Linear(d_in, d_out, bias).parameters())
-    assert S.batchnorm_params(channels) == sum(p.numel() for p in nn.BatchNorm2d(channels).parameters())
+def test_linear_and_batchnorm_params_match_torch(d_in, d_out, bias, channels, n_params):
+    assert S.linear_params(d_in, d_out, bias) == n_params(nn.Linear(d_in, d_out, bias))
+    assert S.batchnorm_params(channels) == n_params(nn.BatchNorm2d(channels))
 
 
 def test_conv_macs():
@@ -253,12 +253,12 @@ def nested_net():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16, 5))
 
 
-def test_summary_of_nested_modules_by_hand():
+def test_summary_of_nested_modules_by_hand(n_params):
     net = nested_net()
     s = S.summary(net, (3, 8, 10))
-    assert s.total_params == sum(p.numel() for p in net.parameters())
+    assert s.total_params == n_params(net)
     assert sum(r.params for r in s.rows) == s.total_params
-    by_name = {r.name: r for r in s.rows}
+    by_name = {r.label: r for r in s.rows}
     assert by_name["1.b3.2"].output_shape == (6, 8, 10)
     assert by_name["1.b3.2"].macs == 8 * 10 * 6 * 2 * 9
     assert by_name["2.conv1"].output_shape == (16, 4, 5)
@@ -267,6 +267,8 @@ def test_summary_of_nested_modules_by_hand():
     assert by_name["2.bn1"].params == 32 and by_name["2.bn1"].macs == 0
     assert by_name["2"].kind == "Block" and by_name["2"].params == 1      # owns `scale` directly
     assert by_name["2.relu"].params == 0 and "2.relu (again)" in by_name
+    assert by_name["2.relu (again)"].repeated and by_name["2.relu (again)"].name == "2.relu"
+    assert [r.label for r in s.rows if r.repeated] == ["2.relu (again)"]
     assert by_name["6"].output_shape == (5,) and by_name["6"].macs == 16 * 5
     convs = {"0": 8 * 10 * 8 * 3 * 9, "1.b1": 8 * 10 * 4 * 8, "1.b3.0": 8 * 10 * 2 * 8,
              "1.b3.2": 8 * 10 * 6 * 2 * 9, "1.pool.1": 8 * 10 * 2 * 8, "2.conv1": 4 * 5 * 16 * 12 * 9,
@@ -336,16 +338,3 @@ def test_summary_explains_shared_and_uncalled_parameters():
     text = s.table()
     assert "Parameters in modules the forward pass did not call: 10" in text
     assert "Parameters shared by several rows (counted once in the total): 16" in text
-
-
-def test_evaluating_restores_each_module_flag():
-    from torch import nn
-
-    from cnnlab.shapes import evaluating
-
-    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU())
-    net.train()
-    net[1].eval()                               # a batch norm frozen on purpose
-    with evaluating(net):
-        assert not any(m.training for m in net.modules())
-    assert net.training and net[0].training and not net[1].training

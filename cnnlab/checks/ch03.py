@@ -514,8 +514,11 @@ SOFTMAX = Catalog(
 def _softmax_cases(rng):
     def case(n, k, scale=1.0):
         return dict(logits=rng.standard_normal((n, k)) * scale, y=rng.integers(0, k, n))
-    huge = dict(logits=np.array([[1000.0, 999.0, 998.5], [-2.0, 1000.0, 1001.0]]), y=np.array([0, 2]))
-    gap = dict(logits=np.array([[-400.0, 400.0, 0.0], [3.0, 1.0, -2.0]]), y=np.array([0, 1]))   # e^−800 → 0
+    huge = case(3, 4)
+    huge["logits"] = huge["logits"] + 1000.0                           # e^1000 overflows
+    gap = case(2, 3)
+    gap["logits"][0] = [-400.0, 400.0, 0.0] + rng.standard_normal(3)   # e^−800 rounds to 0
+    gap["y"][0] = 0
     return [case(4, 5), case(3, 10, scale=5.0), case(2, 2), huge, gap, case(6, 4, scale=0.1)]
 
 

@@ -7,35 +7,14 @@ import torch
 from torch import nn
 
 from cnnlab import optim
-from cnnlab.checks import Exercise, Mistake
+from cnnlab.checks import Exercise, Mistake, Probe
 from cnnlab.checks.mistakes import Catalog
-from cnnlab.experiments import fill_deterministic, parameter_count, shift_images, weighted_layer_shapes
+from cnnlab.experiments.ch04 import shift_images
 
 LENET_INPUT = 28          # Fashion-MNIST images; padding 2 in the first conv gives LeNet's 32×32 view
 
 
-# --------------------------------------------------------------------------- shared probe of a network
-
-def probe_network(size: int, seed: int = 0):
-    """A probe that turns a network into numbers: parameters, output shape, weighted-layer shapes, outputs.
-
-    The network gets deterministic weights (``fill_deterministic``) and runs in eval mode on
-    two fixed random images of ``size``×``size`` with ``case["in_channels"]`` channels, so a
-    learner's network and the reference can be compared value by value.
-    """
-    def probe(net, case):
-        if not isinstance(net, torch.nn.Module):
-            raise TypeError(f"expected an nn.Module, got {type(net).__name__}")
-        x = np.random.default_rng(seed + 1).standard_normal((2, case["in_channels"], size, size))
-        x = torch.from_numpy(x).float()                                      # (2, C, size, size)
-        fill_deterministic(net, seed).eval()
-        shapes = weighted_layer_shapes(net, x)
-        with torch.no_grad():
-            out = net(x)
-        return (np.int64(parameter_count(net)), np.array(out.shape),
-                tuple(np.array(shape) for shape in shapes), out.numpy())
-    return probe
-
+# --------------------------------------------------------------------------- comparing probed networks
 
 def network_difference(got, expected, what: str) -> tuple[str, str] | None:
     """(kind, text) of the first way a probed network differs: "layers", "layer_shape", "count", "output".
@@ -78,7 +57,7 @@ def _lenet_cases(rng):
 
 
 def _lenet_ref(num_classes, in_channels):
-    from cnnlab.models import lenet5          # imported here: the probe may run where learners cannot import it
+    from cnnlab.models import lenet5          # imported when the reference runs (in the checking process only)
 
     return lenet5(num_classes, variant="classic", in_channels=in_channels)
 
@@ -111,7 +90,7 @@ LENET = Catalog(
 )
 
 
-LENET_PROBE = probe_network(LENET_INPUT)
+LENET_PROBE = Probe("network", (("size", LENET_INPUT),))
 
 
 def _lenet_variant(num_classes, in_channels, act=nn.Sigmoid, pool=nn.AvgPool2d):
@@ -214,6 +193,8 @@ def _confusion_cases(rng):
         y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, k, n))
         cases.append(dict(y_true=y_true, y_pred=y_pred, num_classes=k))
     cases.append(dict(y_true=np.array([0, 0, 1, 2, 2, 2]), y_pred=np.array([1, 1, 2, 2, 0, 2]), num_classes=4))
+    k = int(rng.integers(5, 9))                                  # the last classes never occur
+    cases.append(dict(y_true=rng.integers(0, k - 2, 30), y_pred=rng.integers(0, k - 2, 30), num_classes=k))
     return cases
 
 

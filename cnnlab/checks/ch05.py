@@ -8,8 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnlab import layers
-from cnnlab.checks import Exercise, Mistake
-from cnnlab.checks.ch04 import network_difference, probe_for, probe_network, same_outputs
+from cnnlab.checks import Exercise, Mistake, Probe
+from cnnlab.checks.ch04 import network_difference, probe_for, same_outputs
 from cnnlab.checks.mistakes import Catalog
 
 BLOCK_INPUT = 12          # probe images are 12×12: one block must give 6×6
@@ -24,7 +24,7 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, num_convs):
-    from cnnlab.models.vgg import vgg_features   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.vgg import vgg_features   # imported when the reference runs (in the checking process only)
 
     return vgg_features([out_channels] * num_convs + ["M"], in_channels)[0]
 
@@ -57,7 +57,7 @@ BLOCK = Catalog(
 )
 
 
-BLOCK_PROBE = probe_network(BLOCK_INPUT)
+BLOCK_PROBE = Probe("network", (("size", BLOCK_INPUT),))
 
 
 def _block_variant(in_channels, out_channels, num_convs, act=nn.ReLU, pool=nn.MaxPool2d):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from cnnlab.checks import Exercise, Mistake
-from cnnlab.checks.ch04 import network_difference, probe_for, probe_network, same_outputs
+from cnnlab.checks import Exercise, Mistake, Probe
+from cnnlab.checks.ch04 import network_difference, probe_for, same_outputs
 from cnnlab.checks.mistakes import Catalog
 
 BLOCK_INPUT = 7           # odd on purpose: stride 2 must give 4×4 on both paths
@@ -23,12 +23,12 @@ def _block_cases(rng):
 
 
 def _block_ref(in_channels, out_channels, stride):
-    from cnnlab.models.resnet import BasicBlock   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models.resnet import BasicBlock   # imported when the reference runs (in the checking process only)
 
     return BasicBlock(in_channels, out_channels, stride)
 
 
-_probe_values = probe_network(BLOCK_INPUT)
+_probe_values = Probe("network", (("size", BLOCK_INPUT),))
 
 
 BLOCK = Catalog(
@@ -109,14 +109,17 @@ def _count_cases(rng):
             dict(stages=(1, 1), widths=(8, 16), in_channels=1, num_classes=10),
             dict(stages=(2, 1, 3), widths=(16, 16, 32), in_channels=1, num_classes=10),  # same width, stride 2
             dict(stages=(1, 2), widths=(int(rng.integers(4, 12)), int(rng.integers(12, 20))), in_channels=3,
-                 num_classes=int(rng.integers(2, 20)))]
+                 num_classes=int(rng.integers(2, 20))),
+            dict(stages=(1, 1), widths=(int(rng.integers(4, 24)),) * 2, in_channels=int(rng.integers(1, 4)),
+                 num_classes=int(rng.integers(2, 20)))]                                   # stride 2, same width
 
 
 def _count_ref(stages, widths, in_channels, num_classes):
-    from cnnlab.experiments import parameter_count
+    from cnnlab.common import parameter_count
     from cnnlab.models.resnet import BasicBlock, resnet
 
-    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths))))
+    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths)),
+                                    trainable_only=True))
 
 
 def _count_by_formula(stages, widths, in_channels, num_classes, projection_bn=True, project_on_stride=True,

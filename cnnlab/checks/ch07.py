@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.checks import Exercise, Mistake
+from cnnlab.checks import Exercise, Mistake, Probe
 from cnnlab.checks.mistakes import Catalog
+from cnnlab.common import parameter_count
 
 HEAD_IN = 1280                  # features EfficientNet-Lite0's classifier reads
 PROBE_INPUT = 32                # a small image is enough to check the output shape
 
 
 def _model(num_classes: int = 1000):
-    from cnnlab.models import efficientnet_lite0   # imported here: the probe may run where learners cannot import it
+    from cnnlab.models import efficientnet_lite0   # imported when the reference runs (in the checking process only)
 
     return efficientnet_lite0(num_classes=num_classes)
 
@@ -34,19 +35,6 @@ def _head_ref(num_classes):
     from cnnlab.transfer import freeze, replace_head
 
     return replace_head(freeze(_model()), num_classes)
-
-
-def _head_probe(model, case):
-    """(trainable parameters, all parameters, output shape, requires_grad of every parameter tensor)."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
-    params = list(model.parameters())
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, PROBE_INPUT, PROBE_INPUT))).float()
-    with torch.no_grad():
-        out = model.eval()(x)
-    return (np.int64(sum(p.numel() for p in params if p.requires_grad)),
-            np.int64(sum(p.numel() for p in params)), np.array(out.shape),
-            np.array([p.requires_grad for p in params]))
 
 
 HEAD = Catalog(
@@ -107,17 +95,17 @@ def _trainable_with(frozen_stages, num_classes, **slip) -> int:
     for part in _frozen_parts(model, frozen_stages, **slip):
         for p in part.parameters():
             p.requires_grad_(False)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return parameter_count(model, trainable_only=True)
 
 
 def _count_ref(frozen_stages, num_classes):
-    from cnnlab.transfer import count_trainable, freeze
+    from cnnlab.transfer import freeze
 
     model = _model(num_classes)
     freeze(model.features.stem)
     for i in range(1, frozen_stages + 1):
         freeze(getattr(model.features, f"stage{i}"))
-    return np.int64(count_trainable(model))
+    return np.int64(parameter_count(model, trainable_only=True))
 
 
 COUNT = Catalog(
@@ -167,17 +155,6 @@ def _optim_ref(num_classes, lr, backbone_lr_scale):
     return torch.optim.Adam(finetune_param_groups(_model(num_classes), lr, backbone_lr_scale))
 
 
-def _optim_probe(opt, case):
-    """(learning rates, parameters per group, distinct parameters), groups sorted by learning rate."""
-    if not isinstance(opt, torch.optim.Optimizer):
-        raise TypeError(f"expected a torch optimizer, got {type(opt).__name__}")
-    groups = sorted(opt.param_groups, key=lambda g: g["lr"])
-    distinct = {id(p): p.numel() for g in groups for p in g["params"]}
-    return (np.array([g["lr"] for g in groups], dtype=float),
-            np.array([sum(p.numel() for p in g["params"]) for g in groups]),
-            np.int64(sum(distinct.values())))
-
-
 OPTIMIZER = Catalog(
     head_only=Mistake(
         "only the head in the optimizer",
@@ -224,13 +201,13 @@ def _optim_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="freeze_and_replace_head", chapter="07", points=3, cases=_head_cases, reference=_head_ref,
-             probe=_head_probe, diagnose=_head_hint, forbidden=("cnnlab.transfer",),
+             probe=Probe("classifier_head", (("size", PROBE_INPUT),)), imports=("cnnlab.models",), diagnose=_head_hint, forbidden=("cnnlab.transfer",),
              description="freeze EfficientNet-Lite0 and give it a new trainable head"),
     Exercise(name="trainable_after_freezing", chapter="07", points=2, cases=_count_cases, reference=_count_ref,
-             diagnose=_count_hint, forbidden=("cnnlab.transfer",),
+             diagnose=_count_hint, forbidden=("cnnlab.transfer",), imports=("cnnlab.models",),
              description="freeze the stem and the first stages, count the parameters that still learn"),
     Exercise(name="finetune_optimizer", chapter="07", points=3, cases=_optim_cases, reference=_optim_ref,
-             probe=_optim_probe, diagnose=_optim_hint, forbidden=("cnnlab.transfer",), rtol=1e-9,
+             probe=Probe("optimizer_groups"), imports=("cnnlab.models",), diagnose=_optim_hint, forbidden=("cnnlab.transfer",), rtol=1e-9,
              description="Adam with two parameter groups: backbone at a smaller rate, new head at the full rate"),
 ]
 

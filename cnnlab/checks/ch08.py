@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.checks import Exercise, Mistake
+from cnnlab.checks import Exercise, Mistake, Probe
 from cnnlab.checks.mistakes import Catalog
-from cnnlab.experiments import fill_deterministic, parameter_count
 
 PROBE_SIZE = (5, 7)       # a non-square input, so that a wrong padding cannot hide
 INCEPTION_KEYS = ("in_channels", "c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj")
+INCEPTION_PROBE = Probe("block", (("height", PROBE_SIZE[0]), ("width", PROBE_SIZE[1])))
 
 
 # --------------------------------------------------------------------------- exercise 1: Inception module
@@ -36,21 +36,9 @@ def _inception_cases(rng):
 
 
 def _inception_ref(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
-    from cnnlab.models.gallery import inception_block    # imported here: learners may not import it
+    from cnnlab.models.inception import inception_block    # imported here: learners may not import it
 
     return inception_block(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
-
-
-def _probe_block(block, case):
-    """(parameter count, output shape, output values) of a block with deterministic weights, in eval mode."""
-    if not isinstance(block, torch.nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(block).__name__}")
-    x = np.random.default_rng(8).standard_normal((2, case["in_channels"], *PROBE_SIZE))
-    x = torch.from_numpy(x).float()                                          # (2, C, 5, 7)
-    fill_deterministic(block, seed=8).eval()
-    with torch.no_grad():
-        out = block(x)                                                       # (2, F, 5, 7)
-    return np.int64(parameter_count(block)), np.array(out.shape), out.numpy()
 
 
 def _unit_params(c_in: int, c_out: int, k: int, bias: bool, norm: bool) -> int:
@@ -148,7 +136,7 @@ def _inception_hint(case, got, expected):
 
 
 def _same_block(got, block, case) -> bool:
-    other = case.get("probe", _probe_block)(block, case)      # the probe that made the answer
+    other = case.get("probe", INCEPTION_PROBE)(block, case)      # the probe that made the answer
     return got[2].shape == other[2].shape and np.allclose(got[2], other[2], rtol=5e-3, atol=3e-3)
 
 
@@ -215,11 +203,21 @@ def _scaling_cases(rng):
             dict(phi=2.5, alpha=1.3, beta=1.05, gamma=1.2, base_resolution=192),
             dict(phi=-1.0, alpha=1.2, beta=1.1, gamma=1.15, base_resolution=224),
             dict(phi=float(rng.uniform(0, 7)), alpha=float(rng.uniform(1, 1.5)), beta=float(rng.uniform(1, 1.3)),
-                 gamma=float(rng.uniform(1, 1.3)), base_resolution=int(rng.integers(64, 320)))]
+                 gamma=float(rng.uniform(1, 1.3)), base_resolution=int(rng.integers(64, 320))),
+            _rounds_up(rng)]
+
+
+def _rounds_up(rng) -> dict:
+    """A random setting whose resolution has a fractional part of at least 0.5: int() and round() differ."""
+    while True:
+        case = dict(phi=float(rng.uniform(0.5, 5)), alpha=float(rng.uniform(1, 1.5)), beta=float(rng.uniform(1, 1.3)),
+                    gamma=float(rng.uniform(1.05, 1.3)), base_resolution=int(rng.integers(64, 320)))
+        if (case["base_resolution"] * case["gamma"] ** case["phi"]) % 1 >= 0.5:
+            return case
 
 
 def _scaling_ref(phi, alpha, beta, gamma, base_resolution):
-    from cnnlab.models.gallery import compound_scaling
+    from cnnlab.models.efficientnet import compound_scaling
 
     s = compound_scaling(phi, alpha, beta, gamma, base_resolution)
     return s.depth, s.width, np.int64(s.resolution)
@@ -263,7 +261,7 @@ def _scaling_hint(case, got, expected):
 
 EXERCISES = [
     Exercise(name="inception_module", chapter="08", points=4, cases=_inception_cases, reference=_inception_ref,
-             probe=_probe_block, diagnose=_inception_hint,
+             probe=INCEPTION_PROBE, diagnose=_inception_hint,
              forbidden=("cnnlab.models",), rtol=5e-3, atol=3e-3,   # PyTorch's default BN eps passes too
              description="build an Inception block: four parallel branches concatenated along the channels"),
     Exercise(name="bottleneck_params", chapter="08", points=2, cases=_bottleneck_cases, reference=_bottleneck_ref,

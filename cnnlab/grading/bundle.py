@@ -46,8 +46,10 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --quiet -r requirements.txt
 /autograder/venv/bin/python -m pip install --quiet --no-deps dist/*.whl
 /autograder/venv/bin/python -c "import cnnlab.grading; print('cnnlab autograder ready')"
-# Learner code runs as nobody: keep this folder (config, wheel) out of its reach.
+# Learner code runs as a dedicated user id: keep this folder (config, wheel) and the course's
+# reference code out of its reach even where the kernel has no Landlock.
 chmod -R go-rwx /autograder/source
+/autograder/venv/bin/python -m cnnlab.grading.gradescope --lock-down --config "$HERE/cnnlab-autograder.json"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -128,7 +130,7 @@ def build(chapter: str, target: Path, limits: Limits | None = None, show_details
         partial_credit: points for a fraction of the cases passed.
     """
     chapter = normal_chapter(chapter)
-    exercises, _ = chapter_exercises(chapter)          # fails early for a chapter without exercises
+    exercises = chapter_exercises(chapter)             # fails early for a chapter without exercises
     limits = limits or Limits(memory_mb=GRADESCOPE_MEMORY_MB)
     settings = {"chapter": chapter, "timeout": limits.timeout, "memory_mb": limits.memory_mb,
                 "show_details": show_details, "partial_credit": partial_credit,

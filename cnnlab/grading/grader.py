@@ -2,18 +2,23 @@
 
 The parent draws fresh test inputs for every run (a random seed per run, reported), computes
 the expected answers with the ``cnnlab.checks`` references in its own process, and compares
-them with the plain arrays the child sends back (``cnnlab.checks.compare``). A learner's
-object is never compared directly, and nothing in the notebook (its points included)
-changes what an exercise is worth.
+them with the plain arrays the child sends back. A learner's object is never compared
+directly, nothing in the notebook (its points included) changes what an exercise is worth,
+and only freshly drawn cases earn credit: a case that comes out the same whatever the seed
+(a worked example from the lesson) is left out of grading.
 
 Scoring: an exercise is worth ``Exercise.points``. All cases right: full points. With
 partial credit (the default) an answer that is wrong on some cases, or fails on some, earns
 ``points × passed / cases``, rounded to hundredths; a timeout, crash, missing answer or
 forbidden module earns 0. ``partial_credit=False`` gives points only for a full pass.
+
+The chapter of a submission comes from ``--chapter`` or from its file name (``01_…``); a
+notebook whose metadata names another chapter gets an error row, not a guess.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import secrets
@@ -31,13 +36,16 @@ from typing import Any
 import numpy as np
 
 from cnnlab import checks
-from cnnlab.checks import Exercise, as_plain, hint_text, judge_answer
+from cnnlab.checks import Exercise, Mistake, as_plain, diagnosis, judge_answer
+from cnnlab.common import FailureKind, Outcome
 from cnnlab.grading import notebook, scan
-from cnnlab.grading.sandbox import (BadResult, ChildRun, Isolation, Limits, Sandbox, detect_isolation,
-                                    load_result, module_files, tree_arrays)
+from cnnlab.grading.sandbox import (BadResult, ChildRun, Isolation, Limits, Sandbox, SandboxRefused, ServerDied,
+                                    UNSAFE_FLAG, assess, load_result, tree_arrays)
 
-STATUSES = ("passed", "wrong", "error", "timeout", "memory", "crashed", "forbidden", "missing")
+STATUSES = tuple(Outcome)
 FIXTURES_ENV = "CNNLAB_GRADING_FIXTURES"      # tests only: a folder of extra chapter modules chNN.py
+ALWAYS_FORBIDDEN = ("cnnlab.checks", "cnnlab.grading")
+CREDITED = (Outcome.WRONG, Outcome.ERROR, Outcome.MEMORY)   # outcomes that may earn partial credit
 
 
 # --------------------------------------------------------------------------- results
@@ -49,12 +57,14 @@ class ExerciseResult:
     name: str
     max_points: float
     points: float
-    status: str                  # one of STATUSES
+    status: Outcome
     message: str
     passed: int = 0
     total: int = 0
     seconds: float = 0.0
     details: list[str] = field(default_factory=list)   # per-case lines (with --show-details only)
+    mistakes: list[str] = field(default_factory=list)  # labels of the classic mistakes recognised
+    hints: list[str] = field(default_factory=list)     # their hints, for feedback files
     grader_error: bool = False   # the grader failed, not the learner (e.g. its sandbox did not start)
 
 
@@ -88,10 +98,10 @@ class GradeConfig:
     seed: int | None = None
     show_details: bool = False
     partial_credit: bool = True
-    sandbox_user: str | None = None
-    secret_paths: list[str] = field(default_factory=list)     # more folders the child must not see
+    unsafe: bool = False                  # --unsafe-no-isolation: grade even where isolation is incomplete
+    hidden: list[str] = field(default_factory=list)     # more folders learner code must not see (e.g. --out)
     work_root: str | None = None          # where the run's temporary folder goes (default: the system's)
-    isolation: Isolation | None = None    # use this instead of probing the host (tests, or to turn parts off)
+    isolation: Isolation | None = None    # use this instead of assessing the host (tests)
 
 
 @dataclass
@@ -105,7 +115,7 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"seed": self.seed, "isolation": self.isolation.as_dict(),
-                "isolation_report": self.isolation.lines(),
+                "isolation_report": self.isolation.lines(), "unsafe": self.isolation.unsafe,
                 "limits": asdict(self.config.limits), "partial_credit": self.config.partial_credit,
                 "submissions": [dict(asdict(s), score=s.score, max_score=s.max_score) for s in self.submissions]}
 
@@ -134,17 +144,12 @@ def known_chapters() -> list[str]:
     return sorted(found)
 
 
-def chapter_exercises(chapter: str) -> tuple[list[Exercise], dict]:
-    """The chapter's exercises in registry order, and how the child imports their probes."""
-    import cnnlab
-
-    package_parent = str(Path(cnnlab.__file__).resolve().parent.parent)
+def chapter_exercises(chapter: str) -> list[Exercise]:
+    """The chapter's exercises in registry order."""
     fixture = _fixture_module(chapter)
     if fixture is not None:
-        return list(fixture.EXERCISES), {"module": fixture.__name__, "file": fixture.__file__,
-                                         "paths": [package_parent]}
-    return list(checks.exercises(chapter).values()), {"module": f"cnnlab.checks.ch{chapter}",
-                                                      "paths": [package_parent]}
+        return list(fixture.EXERCISES)
+    return list(checks.exercises(chapter).values())
 
 
 def normal_chapter(chapter: str | int) -> str:
@@ -158,13 +163,14 @@ def normal_chapter(chapter: str | int) -> str:
 
 @dataclass
 class Prepared:
-    """An exercise with this run's cases, the expected answers and the inputs file for the children."""
+    """An exercise with this run's fresh cases, the expected answers and the inputs file for the children."""
 
     exercise: Exercise
     cases: list[dict]
     expected: list[Any]
     inputs: Path
     schema: list[dict]
+    fixed: int = 0               # cases that came out the same for another seed: not graded
 
 
 def encode_case(case: dict, index: int, arrays: dict) -> dict:
@@ -191,9 +197,48 @@ def encode_case(case: dict, index: int, arrays: dict) -> dict:
     return kinds
 
 
+def _same_case(a: dict, b: dict) -> bool:
+    if set(a) != set(b):
+        return False
+    for key in a:
+        x, y = a[key], b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape == y.shape
+                    and np.array_equal(x, y)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def fresh_cases(ex: Exercise, seed: int) -> tuple[list[dict], int]:
+    """The cases of ``seed`` that independent draws do not repeat, and how many were fixed.
+
+    A case that two other seeds draw identically is a worked example from the lesson: a
+    lookup table could answer it, so it earns no credit. An exercise with a probe is fresh
+    whatever its cases, because the probe's inputs and weights are drawn from the run's seed.
+    """
+    name = zlib.crc32(ex.name.encode())
+    cases = ex.cases(np.random.default_rng(np.random.SeedSequence([seed, name])))
+    if ex.probe is not None:
+        return cases, 0
+    others = [ex.cases(np.random.default_rng(np.random.SeedSequence([seed, name, k]))) for k in (1, 2)]
+    fresh = [c for i, c in enumerate(cases)
+             if not all(i < len(other) and _same_case(c, other[i]) for other in others)]
+    if not fresh:
+        raise ValueError(f"exercise {ex.name} draws no fresh cases: every case is fixed")
+    return fresh, len(cases) - len(fresh)
+
+
+def probe_seed(ex: Exercise, seed: int) -> int:
+    """The seed of the probe's inputs and weights in this run (the same in the parent and the child)."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(ex.name.encode()), 7]).generate_state(1)[0] % (1 << 31))
+
+
 def prepare(ex: Exercise, seed: int, folder: Path) -> Prepared:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(ex.name.encode())]))
-    cases = ex.cases(rng)
+    if ex.probe is not None:
+        ex = dataclasses.replace(ex, probe=ex.probe.reseeded(probe_seed(ex, seed)))
+    cases, fixed = fresh_cases(ex, seed)        # the probe's seed is fresh: Prepared keeps this exercise
     arrays: dict = {}
     schema = [encode_case(case, i, arrays) for i, case in enumerate(cases)]
     inputs = folder / f"inputs-{ex.name}.npz"
@@ -206,7 +251,12 @@ def prepare(ex: Exercise, seed: int, folder: Path) -> Prepared:
         if ex.probe:
             value = ex.probe(value, case)
         expected.append(as_plain(value))
-    return Prepared(ex, cases, expected, inputs, schema)
+    return Prepared(ex, cases, expected, inputs, schema, fixed)
+
+
+def uses_torch(ex: Exercise) -> bool:
+    """Whether the exercise's children start with torch already imported: unless it forbids torch."""
+    return "torch" not in ex.forbidden and importlib.util.find_spec("torch") is not None
 
 
 # --------------------------------------------------------------------------- judging one exercise
@@ -228,136 +278,147 @@ def _signal_name(code: int) -> str:
         return f"signal {code}"
 
 
-def _died(run: ChildRun, limits: Limits) -> tuple[str, str]:
-    """Status and message for a child that left no usable answer."""
+def _died(run: ChildRun, limits: Limits, timeout: float) -> tuple[Outcome, str]:
+    """Outcome and message for a child that left no usable answer."""
     code = run.returncode
     sig = -code if code is not None and code < 0 else (code - 128 if code and 128 < code < 160 else None)
     if sig == signal.SIGXCPU:
-        return "timeout", f"used more than {int(limits.timeout) + 1} s of CPU time (the limit): is there a loop that never ends?"
+        return Outcome.TIMEOUT, f"used more than {int(timeout) + 1} s of CPU time (the limit): is there a loop that never ends?"
     if sig == signal.SIGXFSZ:
-        return "crashed", f"tried to write a file over {limits.file_mb} MB"
+        return Outcome.CRASHED, f"tried to write a file over {limits.file_mb} MB"
     if sig == signal.SIGKILL:
-        return "memory", "was killed by the system: did it use too much memory?"
+        return Outcome.MEMORY, "was killed by the system: did it use too much memory?"
     if sig is not None:
-        return "crashed", f"the process crashed ({_signal_name(sig)}) before returning its answers"
-    return "crashed", (f"the process ended (exit code {code}) before returning its answers: "
-                       "does the code call exit(), sys.exit() or os._exit()?")
+        return Outcome.CRASHED, f"the process crashed ({_signal_name(sig)}) before returning its answers"
+    return Outcome.CRASHED, (f"the process ended (exit code {code}) before returning its answers: "
+                             "does the code call exit(), sys.exit() or os._exit()?")
+
+
+@dataclass
+class CaseVerdict:
+    """One case: its outcome, a short and a detailed message, and the mistake recognised (if any)."""
+
+    outcome: Outcome
+    short: str
+    long: str
+    mistake: Mistake | None = None
 
 
 class Judge:
-    """Turns a child's answers into a status, points and a message."""
+    """Turns a child's answers into an outcome, points and a message."""
 
     def __init__(self, prep: Prepared, config: GradeConfig):
         self.prep, self.config = prep, config
-        self.ex = prep.exercise
+        self.ex = prep.exercise                 # with the run's reseeded probe
 
-    def result(self, status: str, message: str, passed: int = 0, details: list[str] | None = None,
-               seconds: float = 0.0) -> ExerciseResult:
+    def result(self, status: Outcome, message: str, passed: int = 0, details: list[str] | None = None,
+               seconds: float = 0.0, mistakes: list[Mistake] | None = None) -> ExerciseResult:
         total = len(self.prep.cases)
         points = 0.0
-        if status == "passed":
+        if status == Outcome.PASSED:
             points = float(self.ex.points)
-        elif self.config.partial_credit and status in ("wrong", "error", "memory") and total:
+        elif self.config.partial_credit and status in CREDITED and total:
             points = round(self.ex.points * passed / total, 2)
         shown = details if self.config.show_details else []
+        found = list(dict.fromkeys(m for m in mistakes or [] if m is not None))
         return ExerciseResult(self.ex.name, float(self.ex.points), points, status, message, passed, total,
-                              round(seconds, 3), shown or [])
+                              round(seconds, 3), shown or [], [m.label for m in found], [m.hint for m in found])
 
-    def cell_failure(self, failure: dict) -> tuple[str, str]:
-        kind, text = failure.get("kind"), str(failure.get("message", ""))[:300]
-        if kind == "not_implemented":
-            return "missing", "not implemented yet"
-        if kind == "memory":
-            return "memory", f"running the cell ran out of memory ({self.config.limits.memory_mb} MB)"
-        if kind == "forbidden":
-            return "forbidden", f"the cell uses {text.split(' is not allowed')[0]}, which is not allowed here"
-        if kind == "exit":
-            return "crashed", "the cell calls exit(): the grader cannot call your function"
-        return "error", f"running the cell raised {text}{_name_hint(text)}"
+    def cell_failure(self, failure: dict) -> tuple[Outcome, str]:
+        kind, text = FailureKind(failure["kind"]), failure["message"]
+        if kind == FailureKind.NOT_IMPLEMENTED:
+            return Outcome.NOT_IMPLEMENTED, "not implemented yet"
+        if kind == FailureKind.MEMORY:
+            return Outcome.MEMORY, f"running the cell ran out of memory ({self.config.limits.memory_mb} MB)"
+        if kind == FailureKind.FORBIDDEN:
+            return Outcome.FORBIDDEN, f"the cell {text}"
+        if kind == FailureKind.EXIT:
+            return Outcome.CRASHED, "the cell calls exit(): the grader cannot call your function"
+        return Outcome.ERROR, f"running the cell raised {text}{_name_hint(text)}"
 
     def judge(self, meta: dict, arrays: dict, seconds: float) -> ExerciseResult:
         """The result of a child that answered: forbidden use, a failing cell, or case by case."""
-        if meta.get("forbidden"):
-            names = ", ".join(str(n) for n in meta["forbidden"][:3])
-            return self.result("forbidden", f"uses {names}, which is not allowed in this exercise", 0, [], seconds)
-        if not meta["cell"].get("ok"):
+        if meta["forbidden"]:
+            names = ", ".join(meta["forbidden"][:3])
+            return self.result(Outcome.FORBIDDEN, f"uses {names}, which is not allowed in this exercise",
+                               seconds=seconds)
+        if not meta["cell"]["ok"]:
             status, message = self.cell_failure(meta["cell"])
             return self.result(status, message, seconds=seconds)
-        if not meta["function"].get("ok"):
-            defined = [str(d) for d in meta["function"].get("defined", []) if isinstance(d, str)][:5]
+        if not meta["function"]["ok"]:
+            defined = meta["function"]["defined"][:5]
             also = f" (it defines {', '.join(defined)})" if defined else ""
-            return self.result("missing", f"the cell does not define {self.ex.name}(){also}", seconds=seconds)
-        outcomes = [self.judge_case(case, expected, outcome, arrays) for case, expected, outcome
+            return self.result(Outcome.MISSING, f"the cell does not define {self.ex.name}(){also}", seconds=seconds)
+        verdicts = [self.judge_case(case, expected, outcome, arrays) for case, expected, outcome
                     in zip(self.prep.cases, self.prep.expected, meta["cases"])]
-        details = [f"case {i}: {long}" for i, (_, _, long) in enumerate(outcomes, 1)]
-        kinds = [kind for kind, _, _ in outcomes]
-        passed, total = kinds.count("passed"), len(kinds)
+        details = [f"case {i}: {v.long}" for i, v in enumerate(verdicts, 1)]
+        outcomes = [v.outcome for v in verdicts]
+        mistakes = [v.mistake for v in verdicts]
+        passed, total = outcomes.count(Outcome.PASSED), len(outcomes)
         if passed == total:
-            return self.result("passed", f"{passed}/{total} cases passed", passed, details, seconds)
-        if kinds.count("not_implemented") == total:
-            return self.result("missing", "not implemented yet", 0, details, seconds)
-        status = "wrong" if "wrong" in kinds else ("memory" if "memory" in kinds else "error")
-        i, (_, short, long) = next((i, o) for i, o in enumerate(outcomes, 1) if o[0] != "passed")
-        first = f"case {i}: {long if self.config.show_details else short}"
-        return self.result(status, f"{passed}/{total} cases passed; {first}", passed, details, seconds)
+            return self.result(Outcome.PASSED, f"{passed}/{total} cases passed", passed, details, seconds)
+        if outcomes.count(Outcome.NOT_IMPLEMENTED) == total:
+            return self.result(Outcome.NOT_IMPLEMENTED, "not implemented yet", 0, details, seconds)
+        status = next((o for o in (Outcome.WRONG, Outcome.MEMORY, Outcome.FORBIDDEN, Outcome.CRASHED)
+                       if o in outcomes), Outcome.ERROR)
+        i, first = next((i, v) for i, v in enumerate(verdicts, 1) if v.outcome != Outcome.PASSED)
+        shown = f"case {i}: {first.long if self.config.show_details else first.short}"
+        return self.result(status, f"{passed}/{total} cases passed; {shown}", passed, details, seconds, mistakes)
 
-    def judge_case(self, case: dict, expected: Any, outcome: dict, arrays: dict) -> tuple[str, str, str]:
-        """(kind, short message, message with details) for one case: kind is passed, wrong, memory, ..."""
+    def judge_case(self, case: dict, expected: Any, outcome: dict, arrays: dict) -> CaseVerdict:
         inputs = f" (inputs: {_case_inputs(case)})"
-        if outcome.get("ok"):
+        if outcome["ok"]:
             got = tree_arrays(outcome["tree"], arrays)
             verdict = judge_answer(self.ex, case, got, expected)
             if verdict.ok:
-                return "passed", "passed", f"passed{inputs}"
-            hint = self.hint(case, got, expected)
-            suffix = f": {hint}" if hint else ""
-            return "wrong", verdict.message.split("; at ")[0] + suffix, verdict.message + suffix + inputs
-        kind = outcome.get("kind")
-        text = str(outcome.get("message", ""))[:300]
-        short = {"memory": f"ran out of memory ({self.config.limits.memory_mb} MB)",
-                 "not_implemented": "not implemented yet",
-                 "exit": "called exit()",
-                 "convert": f"returned something that is not numbers: {text}",
-                 "probe": f"the answer could not be checked: {text}",
-                 "too_big": "the answer is too large to check"}.get(kind, f"raised {text}{_name_hint(text)}")
-        return (kind if kind in ("memory", "not_implemented") else "error"), short, short + inputs
+                return CaseVerdict(Outcome.PASSED, "passed", f"passed{inputs}")
+            mistake = self.diagnose(case, got, expected)
+            suffix = f": {mistake.hint}" if mistake else ""
+            return CaseVerdict(Outcome.WRONG, verdict.summary + suffix, verdict.message + suffix + inputs, mistake)
+        kind, text = FailureKind(outcome["kind"]), outcome["message"]
+        short = {FailureKind.MEMORY: f"ran out of memory ({self.config.limits.memory_mb} MB)",
+                 FailureKind.NOT_IMPLEMENTED: "not implemented yet",
+                 FailureKind.EXIT: "called exit()",
+                 FailureKind.FORBIDDEN: text,
+                 FailureKind.CONVERT: f"returned something that is not numbers: {text}",
+                 FailureKind.PROBE: f"the answer could not be checked: {text}",
+                 FailureKind.TOO_BIG: "the answer is too large to check"}.get(kind, f"raised {text}{_name_hint(text)}")
+        return CaseVerdict(kind.outcome, short, short + inputs)
 
-    def hint(self, case: dict, got: Any, expected: Any) -> str | None:
-        if not self.ex.diagnose:
-            return None
-        try:
-            hint = hint_text(self.ex.diagnose(case, got, expected))
-        except Exception:                   # noqa: BLE001 - a hint that fails is no hint
-            return None
-        return str(hint)[:300] if hint else None
+    def diagnose(self, case: dict, got: Any, expected: Any) -> Mistake | None:
+        return diagnosis(self.ex, case, got, expected)
 
 
 # --------------------------------------------------------------------------- a grading run
 
-class Run:
+class GradingRun:
     """State shared by the submissions of one run: seed, sandbox, prepared exercises."""
 
     def __init__(self, config: GradeConfig, paths: list[Path]):
         self.config = config
         self.seed = config.seed if config.seed is not None else secrets.randbits(32)
-        self.isolation = config.isolation or detect_isolation(config.sandbox_user, config.limits)
-        secret = [p.resolve().parent for p in paths] + [Path(p) for p in config.secret_paths]
-        self.sandbox = Sandbox(config.limits, self.isolation, secret,
-                               work_root=Path(config.work_root) if config.work_root else None)
+        regular = [p.resolve() for p in paths if p.is_file() and not p.is_symlink()]
+        hidden = list(dict.fromkeys([p.absolute().parent for p in paths] + [p.parent for p in regular]
+                                    + [Path(p) for p in config.hidden]))
+        sentinels = regular[:1]
+        work_root = Path(config.work_root) if config.work_root else None
+        self.isolation = config.isolation or assess(config.limits, config.unsafe, sentinels, hidden, work_root)
+        if not self.isolation.safe and not self.isolation.unsafe:
+            raise SandboxRefused(refusal_message(self.isolation))
+        self.sandbox = Sandbox(config.limits, self.isolation, config.jobs, hidden, work_root)
         self.inputs = self.sandbox.root / "inputs"
         self.inputs.mkdir(mode=0o700)
-        self._prepared: dict[str, tuple[list[Prepared], dict] | Exception] = {}
+        self._prepared: dict[str, list[Prepared] | Exception] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.sandbox.close()
 
-    def chapter(self, chapter: str) -> tuple[list[Prepared], dict]:
+    def chapter(self, chapter: str) -> list[Prepared]:
         with self._lock:
             if chapter not in self._prepared:
                 try:
-                    exercises, probe = chapter_exercises(chapter)
-                    self._prepared[chapter] = ([prepare(ex, self.seed, self.inputs) for ex in exercises], probe)
+                    self._prepared[chapter] = [prepare(ex, self.seed, self.inputs) for ex in chapter_exercises(chapter)]
                 except Exception as err:     # noqa: BLE001 - reported on every row of that chapter
                     self._prepared[chapter] = err
             found = self._prepared[chapter]
@@ -365,52 +426,90 @@ class Run:
             raise found
         return found
 
-    def grade_exercise(self, prep: Prepared, cells: list[notebook.Cell], probe: dict) -> ExerciseResult:
+    def server_spec(self, chapter: str, torch: bool) -> dict:
+        """What the chapter's fork server imports and holds: NumPy (and torch), inputs, probes."""
+        prepared = [p for p in self.chapter(chapter) if uses_torch(p.exercise) == torch]
+        probes = {p.exercise.probe.path for p in prepared if p.exercise.probe}
+        if len(probes) > 1:
+            raise ValueError(f"chapter {chapter}'s probes live in more than one module: {sorted(probes)}")
+        return {"preload": ["numpy", "torch"] if torch else ["numpy"],
+                "probes": probes.pop() if probes else None,
+                "exercises": {p.exercise.name: {"inputs": str(p.inputs), "schema": p.schema,
+                                                "probe": p.exercise.probe.spec() if p.exercise.probe else None}
+                              for p in prepared}}
+
+    def grade_exercise(self, prep: Prepared, cells: list[notebook.Cell], chapter: str) -> ExerciseResult:
         judge, ex = Judge(prep, self.config), prep.exercise
-        located = notebook.locate(cells, ex.name)
-        if located.cell is None:
-            return _noted(judge.result("missing", located.problem), located.note)
-        source = notebook.plain_python(located.cell.source)
+        forbidden = tuple(dict.fromkeys([*ex.forbidden, *ALWAYS_FORBIDDEN]))
+        sources = []
+        for name in [*ex.uses, ex.name]:
+            located = notebook.locate(cells, name)
+            if located.cell is None:
+                problem = located.problem if name == ex.name else f"the exercise builds on {name}(): {located.problem}"
+                return _noted(judge.result(Outcome.MISSING, problem), located.note)
+            if located.cell.too_large:
+                return _noted(judge.result(Outcome.ERROR, f"the cell is {len(located.cell.source):,} characters "
+                                                          f"long, more than the grader reads "
+                                                          f"({notebook.MAX_CELL_CHARS:,})"), located.note)
+            source = notebook.plain_python(located.cell.source)
+            try:
+                notebook.parse(source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+                line = getattr(err, "lineno", None)
+                where = f" on line {line}" if line else ""
+                what = "the cell" if name == ex.name else f"the cell of {name}()"
+                return _noted(judge.result(Outcome.ERROR, f"{what} has a syntax error{where}: "
+                                                          f"{getattr(err, 'msg', type(err).__name__)}"), located.note)
+            uses = scan.forbidden_uses(source, forbidden)
+            if uses:
+                listed = ", ".join(str(u) for u in uses[:3])
+                return _noted(judge.result(Outcome.FORBIDDEN, f"uses {listed}: not allowed in this exercise "
+                                                              f"(forbidden: {', '.join(ex.forbidden)})"), located.note)
+            sources.append(source)
+            note = located.note
+        torch = uses_torch(ex)
+        job = {"name": ex.name, "source": sources[-1], "uses": sources[:-1], "forbidden": list(forbidden)}
+        view = self.sandbox.view(forbidden, ex.imports)
+        key = f"{chapter}-{'torch' if torch else 'numpy'}"
+        timeout = ex.timeout or self.config.limits.timeout
         try:
-            notebook.parse(source)
-        except (SyntaxError, ValueError) as err:
-            line = getattr(err, "lineno", None)
-            where = f" on line {line}" if line else ""
-            return _noted(judge.result("error", f"the cell has a syntax error{where}: {getattr(err, 'msg', err)}"),
-                          located.note)
-        uses = scan.forbidden_uses(source, tuple(ex.forbidden))
-        if uses:
-            listed = ", ".join(str(u) for u in uses[:3])
-            return _noted(judge.result("forbidden", f"uses {listed}: not allowed in this exercise "
-                                                    f"(forbidden: {', '.join(ex.forbidden)})"), located.note)
-        job = {"name": ex.name, "source": source, "inputs": str(prep.inputs), "schema": prep.schema,
-               "forbidden": list(ex.forbidden), "probe": probe if ex.probe else None}
-        blank = [] if ex.probe else [f for name in ex.forbidden for f in module_files(name)]
-        run = self.sandbox.run(job, blank)
+            run = self.sandbox.run(key, self.server_spec(chapter, torch), job, view, timeout=timeout)
+        except ServerDied as err:
+            print(f"cnnlab grade: {err}", file=sys.stderr)
+            result = judge.result(Outcome.ERROR, "the grader could not start its sandbox: tell your instructor")
+            result.grader_error = True
+            return result
         try:
-            return _noted(self.judge_run(judge, run), located.note)
+            return _noted(self.judge_run(judge, run, timeout), note)
         finally:
             run.result.unlink(missing_ok=True)
 
-    def judge_run(self, judge: Judge, run: ChildRun) -> ExerciseResult:
+    def judge_run(self, judge: Judge, run: ChildRun, timeout: float) -> ExerciseResult:
         limits = self.config.limits
         if run.setup_failed:
-            print(f"cnnlab grade: sandbox set-up failed: {run.stderr.strip()[-500:]}", file=sys.stderr)
-            result = judge.result("error", "the grader could not start its sandbox: tell your instructor",
+            print(f"cnnlab grade: sandbox set-up failed: {run.setup_error}", file=sys.stderr)
+            result = judge.result(Outcome.ERROR, "the grader could not start its sandbox: tell your instructor",
                                   seconds=run.seconds)
             result.grader_error = True
             return result
         if run.timed_out:
-            return judge.result("timeout", f"stopped after {limits.timeout:g} s (the time limit): "
-                                           "is there a loop that never ends, or a wait?", seconds=run.seconds)
+            return judge.result(Outcome.TIMEOUT, f"stopped after {timeout:g} s (the time limit): "
+                                                 "is there a loop that never ends, or a wait?", seconds=run.seconds)
+        if run.over_quota:
+            return judge.result(Outcome.CRASHED, f"stopped: it wrote more than {limits.file_mb} MB (or too many "
+                                                 "files) into its working folder", seconds=run.seconds)
         try:
             meta, arrays = load_result(run.result, run.nonce, len(judge.prep.cases), limits.output_mb << 20)
         except BadResult as err:
             if run.result.exists():
-                return judge.result("crashed", f"the answers came back unreadable ({err})", seconds=run.seconds)
-            status, message = _died(run, limits)
+                return judge.result(Outcome.CRASHED, f"the answers came back unreadable ({err})", seconds=run.seconds)
+            status, message = _died(run, limits, timeout)
             return judge.result(status, message, seconds=run.seconds)
-        return judge.judge(meta, arrays, run.seconds)
+        try:
+            return judge.judge(meta, arrays, run.seconds)
+        except (ValueError, TypeError, KeyError, IndexError, MemoryError) as err:
+            return judge.result(Outcome.CRASHED, f"the answers could not be compared ({type(err).__name__})",
+                                seconds=run.seconds)
 
     def grade_submission(self, path: Path) -> SubmissionResult:
         try:
@@ -422,34 +521,51 @@ class Run:
                                     "tell your instructor", grader_error=True)
 
     def _grade_submission(self, path: Path) -> SubmissionResult:
-        chapter = self.config.chapter
-        try:
-            nb = notebook.read_notebook(path)
-        except notebook.NotebookError as err:
-            rows = self._all(chapter, "missing", str(err)) if chapter else []
-            return SubmissionResult(str(path), path.stem, chapter, rows, str(err))
-        cells = notebook.code_cells(nb)
-        chapter = chapter or notebook.chapter_hint(path, nb) or infer_chapter(cells)
+        chapter = self.config.chapter or notebook.chapter_from_name(path)
         if chapter is None or chapter not in known_chapters():
             what = f"chapter {chapter} has no exercises" if chapter else "cannot tell which chapter this is"
             return SubmissionResult(str(path), path.stem, chapter, [],
                                     f"{what}: name the notebook NN_topic.ipynb or pass --chapter NN")
         try:
-            prepared, probe = self.chapter(chapter)
+            prepared = self.chapter(chapter)
         except Exception as err:             # noqa: BLE001
             print(f"cnnlab grade: chapter {chapter}: {type(err).__name__}: {err}", file=sys.stderr)
             return SubmissionResult(str(path), path.stem, chapter, [],
                                     f"the grader could not prepare chapter {chapter}: tell your instructor",
                                     grader_error=True)
-        rows = [self.grade_exercise(prep, cells, probe) for prep in prepared]
+        try:
+            nb = notebook.read_notebook(path)
+        except notebook.NotebookError as err:
+            return SubmissionResult(str(path), path.stem, chapter, self._all(prepared, Outcome.MISSING, str(err)),
+                                    str(err))
+        claimed = notebook.chapter_in_metadata(nb)
+        if claimed is not None and claimed != chapter:
+            message = (f"the notebook's metadata says chapter {claimed}, but it is graded as chapter {chapter}: "
+                       "submit the chapter's own exercise notebook")
+            return SubmissionResult(str(path), path.stem, chapter, self._all(prepared, Outcome.ERROR, message),
+                                    message)
+        cells = notebook.code_cells(nb)
+        rows = []
+        for prep in prepared:
+            try:
+                rows.append(self.grade_exercise(prep, cells, chapter))
+            except Exception as err:         # noqa: BLE001 - one exercise's failure costs only that exercise
+                traceback.print_exc(file=sys.stderr)
+                failed = Judge(prep, self.config).result(Outcome.ERROR, f"the grader failed on this exercise "
+                                                                        f"({type(err).__name__}): tell your instructor")
+                failed.grader_error = True
+                rows.append(failed)
         return SubmissionResult(str(path), path.stem, chapter, rows, grader_error=any(r.grader_error for r in rows))
 
-    def _all(self, chapter: str, status: str, message: str) -> list[ExerciseResult]:
-        try:
-            prepared, _ = self.chapter(chapter)
-        except Exception:                    # noqa: BLE001
-            return []
+    def _all(self, prepared: list[Prepared], status: Outcome, message: str) -> list[ExerciseResult]:
         return [Judge(p, self.config).result(status, message) for p in prepared]
+
+
+def refusal_message(iso: Isolation) -> str:
+    """One message: what is missing for safe grading on this host, how to get it, and the escape hatch."""
+    missing = "\n".join(f"  - {m}" for m in iso.missing) or "  - the isolation could not be verified"
+    return (f"cnnlab grade refuses to run learner code here, because this host cannot isolate it:\n{missing}\n"
+            f"To grade anyway, trusting every submission, pass {UNSAFE_FLAG} (every report will say so).")
 
 
 def _name_hint(text: str) -> str:
@@ -462,21 +578,6 @@ def _noted(result: ExerciseResult, note: str) -> ExerciseResult:
     if note:
         result.message = f"{result.message} (note: {note})"
     return result
-
-
-def infer_chapter(cells: list[notebook.Cell]) -> str | None:
-    """The chapter whose exercise names the notebook's grade ids and functions match best (a last resort)."""
-    names = {c.grade_id for c in cells if c.grade_id} | {f for c in cells for f in notebook.defined_functions(c.source)}
-    best, score = None, 0
-    for chapter in known_chapters():
-        try:
-            exercises, _ = chapter_exercises(chapter)
-        except Exception:                    # noqa: BLE001 - a broken chapter cannot match
-            continue
-        hits = len(names & {ex.name for ex in exercises})
-        if hits > score:
-            best, score = chapter, hits
-    return best
 
 
 def student_names(paths: list[Path]) -> list[str]:
@@ -493,16 +594,19 @@ def grade(paths: list[str | Path], config: GradeConfig | None = None) -> Report:
 
     Args:
         paths: submitted notebooks.
-        config: chapter, limits, jobs, seed, details, partial credit, sandbox user.
+        config: chapter, limits, jobs, seed, details, partial credit, isolation policy.
 
     Returns:
         A ``Report`` with one ``SubmissionResult`` per path, in order.
+
+    Raises:
+        SandboxRefused: the host cannot isolate learner code and ``config.unsafe`` is off.
     """
     config = config or GradeConfig()
     if config.chapter is not None:
         config.chapter = normal_chapter(config.chapter)
     paths = [Path(p) for p in paths]
-    run = Run(config, paths)
+    run = GradingRun(config, paths)
     try:
         with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
             rows = list(pool.map(run.grade_submission, paths))

@@ -5,18 +5,26 @@ A submission is read as JSON and never executed as a whole. The answer to exerci
 learner's tool lost the metadata, it is the (last) code cell that defines
 ``def conv2d_single(``. Everything else in the notebook (the metadata's points included) is
 ignored.
+
+The file itself is distrusted too: only a regular file is read (never through a symbolic
+link, never a FIFO or a device), at most ``MAX_NOTEBOOK_BYTES``; a cell longer than
+``MAX_CELL_CHARS`` is not parsed; JSON nested too deeply is refused.
 """
 
 from __future__ import annotations
 
 import ast
+import errno
 import json
+import os
 import re
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_CELL_CHARS = 100_000           # far above any answer; a larger cell is graded as an error, unparsed
 MAGIC = re.compile(r"^(\s*)([%!]|\?|[\w.]+\?\??\s*$)")
 
 
@@ -30,6 +38,10 @@ class Cell:
     source: str
     grade_id: str | None
 
+    @property
+    def too_large(self) -> bool:
+        return len(self.source) > MAX_CELL_CHARS
+
 
 @dataclass
 class Located:
@@ -41,18 +53,35 @@ class Located:
 
 
 def read_notebook(path: Path) -> dict:
-    """The notebook as a dict; NotebookError when it is not one."""
+    """The notebook as a dict; NotebookError when it is not one (or not a regular file)."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotebookError(f"{path.name} is a symbolic link, not a notebook file") from None
         raise NotebookError(f"cannot read {path.name}: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError(f"{path.name} is not a regular file (a folder, a device or a pipe)")
+        chunks, size = [], 0
+        while size <= MAX_NOTEBOOK_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_NOTEBOOK_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
     if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"{path.name} is {size >> 20} MB; notebooks over {MAX_NOTEBOOK_BYTES >> 20} MB "
+        raise NotebookError(f"{path.name} is over {MAX_NOTEBOOK_BYTES >> 20} MB; larger notebooks "
                             "are not graded (clear the outputs and submit again)")
     try:
-        nb = json.loads(path.read_bytes().decode("utf-8"))
+        nb = json.loads(b"".join(chunks).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise NotebookError(f"{path.name} is not a notebook (not valid JSON: {err})") from None
+    except (RecursionError, MemoryError):
+        raise NotebookError(f"{path.name} is not a notebook (its JSON is nested too deeply)") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name} is not a Jupyter notebook (it has no list of cells)")
     return nb
@@ -100,10 +129,12 @@ def parse(source: str) -> ast.Module:
 
 
 def defined_functions(source: str) -> list[str]:
-    """Names of the functions a cell defines at its top level (a regex when it does not parse)."""
+    """Names of the functions a cell defines at its top level (a regex when it does not parse or is too large)."""
+    if len(source) > MAX_CELL_CHARS:
+        return re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source[:MAX_CELL_CHARS], re.M)
     try:
         tree = parse(plain_python(source))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source, re.M)
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
 
@@ -115,7 +146,7 @@ def locate(cells: list[Cell], name: str) -> Located:
     if tagged:
         chosen = tagged[-1]
         note = (f"{len(tagged)} cells carry grade_id {name!r}; the last one was graded" if len(tagged) > 1 else "")
-        if chosen in defining:
+        if chosen in defining or chosen.too_large:          # a cell too large to read is graded as such
             return Located(chosen, note)
         others = [c for c in defining if c.grade_id != name]
         if others:
@@ -135,12 +166,17 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def chapter_hint(path: Path, nb: dict) -> str | None:
-    """The chapter named by the notebook's metadata (``metadata.cnnlab.chapter``) or its file name (``01_…``)."""
+def chapter_from_name(path: Path) -> str | None:
+    """The chapter a file's name gives (``01_convolution_by_hand.ipynb`` -> "01"), or None."""
+    match = re.match(r"(\d\d)[_\-. ]", path.name)
+    return match.group(1) if match else None
+
+
+def chapter_in_metadata(nb: dict) -> str | None:
+    """The chapter a notebook's metadata claims (``metadata.cnnlab.chapter``), or None: checked, never trusted."""
     meta = nb.get("metadata")
     own = meta.get("cnnlab") if isinstance(meta, dict) else None
     chapter = own.get("chapter") if isinstance(own, dict) else None
-    if isinstance(chapter, str | int) and re.fullmatch(r"\d{1,2}", str(chapter)):
+    if isinstance(chapter, str | int) and not isinstance(chapter, bool) and re.fullmatch(r"\d{1,2}", str(chapter)):
         return f"{int(chapter):02d}"
-    match = re.match(r"(\d\d)[_\-. ]", path.name)
-    return match.group(1) if match else None
+    return None

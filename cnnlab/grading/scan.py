@@ -10,6 +10,10 @@ syntax tree and reports, with line numbers:
   hide what the cell uses.
 
 The child process adds a runtime import guard for what a static scan cannot see.
+
+A top-level ``from cnnlab.checks import check`` (a learner who pasted the notebook's set-up
+line into the exercise cell) is set aside, here and in the sandbox, like a top-level
+``check(...)`` call: the cell's definitions are what is graded.
 """
 
 from __future__ import annotations
@@ -47,12 +51,31 @@ def _chain(node: ast.AST) -> tuple[str, ast.Name] | None:
     return None
 
 
-def forbidden_uses(source: str, forbidden: tuple[str, ...]) -> list[Use]:
-    """Every use of a forbidden module or a dynamic import in ``source`` (already plain Python)."""
+SET_ASIDE = "cnnlab.checks"
+
+
+def set_aside(node: ast.AST) -> bool:
+    """A top-level statement the grader leaves out: an expression, or an import of ``cnnlab.checks``."""
+    if isinstance(node, ast.Expr):
+        return True
+    if isinstance(node, ast.ImportFrom) and not node.level:
+        return node.module == SET_ASIDE or (node.module or "").startswith(SET_ASIDE + ".")
+    if isinstance(node, ast.Import):
+        return all(a.name == SET_ASIDE or a.name.startswith(SET_ASIDE + ".") for a in node.names)
+    return False
+
+
+def forbidden_uses(source: str, forbidden: tuple[str, ...], known: dict[str, str] | None = None) -> list[Use]:
+    """Every use of a forbidden module or a dynamic import in ``source`` (already plain Python).
+
+    ``known`` maps names defined outside ``source`` to what they stand for (a self-check reads a
+    function whose ``np`` was imported elsewhere in the notebook: ``{"np": "numpy"}``).
+    """
     if not forbidden:
         return []
     tree = parse(source)
-    aliases: dict[str, str] = {}            # local name -> the module or object it stands for
+    tree.body = [node for node in tree.body if not set_aside(node)]
+    aliases: dict[str, str] = dict(known or {})      # local name -> the module or object it stands for
     uses: list[Use] = []
 
     def report(line: int, name: str) -> None:

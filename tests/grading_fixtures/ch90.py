@@ -5,9 +5,13 @@ reference layers; ``make_counter`` returns an object, so it needs a probe that r
 child, like the network exercises of lessons 04-08 but without torch.
 """
 
+from pathlib import Path
+
 import numpy as np
 
-from cnnlab.checks import Exercise
+from cnnlab.checks import Exercise, Mistake, Probe
+
+PROBES = str(Path(__file__).resolve().with_name("probes90.py"))
 
 
 def _sum_cases(rng):
@@ -19,8 +23,9 @@ def _sum_ref(x, k):
 
 
 def _sum_hint(case, got, expected):
-    if np.shape(got) == (len(case["x"]),):
-        return "the output has one value per input: only windows that fit inside x count"
+    if case["k"] > 1 and np.shape(got) == (len(case["x"]),):
+        return Mistake("output: one value per input", "count how many windows fit inside x",
+                       "the output has one value per input: only windows that fit inside x count")
     return None
 
 
@@ -41,17 +46,11 @@ def _counter_ref(start, steps):
     return _Counter(start)
 
 
-def _counter_probe(counter, case):
-    if not hasattr(counter, "step"):
-        raise TypeError(f"expected an object with a step() method, got {type(counter).__name__}")
-    return np.array([counter.step() for _ in range(case["steps"])], dtype=np.int64)
-
-
 EXERCISES = [
     Exercise(name="moving_sum", chapter="90", points=2, cases=_sum_cases, reference=_sum_ref,
              diagnose=_sum_hint, forbidden=("numpy.convolve", "cnnlab.layers", "torch"),
              description="sums of every window of k neighbours"),
     Exercise(name="make_counter", chapter="90", points=1, cases=_counter_cases, reference=_counter_ref,
-             probe=_counter_probe, forbidden=("cnnlab.layers",),
+             probe=Probe("counter", file=PROBES), forbidden=("cnnlab.layers",),
              description="an object that counts up from start"),
 ]

@@ -1,109 +1,26 @@
-"""The architectures lesson 08 adds to the gallery: AlexNet, Inception/GoogLeNet, compound scaling.
+"""Inception / GoogLeNet (Szegedy et al., 2014, "Going deeper with convolutions"). Lesson 08.
 
-Lessons 04-07 build LeNet-5, VGG, ResNet and EfficientNet-Lite0; this module completes the
-set of six landmark networks:
-
-- ``alexnet``: the 2012 ImageNet winner in its common single-tower layout (61,100,840
-  parameters). Its ideas: ReLU instead of saturating activations, dropout in the large fully
-  connected layers, and training on GPUs.
 - ``InceptionBlock`` / ``inception_block``: four parallel branches (1×1, 1×1→3×3, 1×1→5×5,
   3×3 max pool→1×1) whose outputs are concatenated along the channels. The 1×1 convolutions
   in front of the 3×3 and 5×5 ("bottlenecks") shrink the channels first, which is what makes
   the wide branches affordable.
-- ``googlenet``: GoogLeNet (Szegedy et al., 2014) from ``GOOGLENET_LAYOUT`` and
-  ``INCEPTION_TABLE``, without the auxiliary heads.
+- ``googlenet``: GoogLeNet from ``GOOGLENET_LAYOUT`` and ``INCEPTION_TABLE``, without the
+  auxiliary heads.
 - ``small_inception``: an Inception-style network for 1×28×28 Fashion-MNIST images.
-- ``compound_scaling``, ``scaled_channels``, ``scaled_repeats``: EfficientNet's rule for
-  growing depth, width and resolution together (Tan & Le, 2019).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-# ---------------------------------------------------------------------------------------------
-# AlexNet (Krizhevsky, Sutskever & Hinton, 2012)
-# ---------------------------------------------------------------------------------------------
-
-# (filters, kernel, stride, padding) for each conv; "M" is a 3×3 max pool with stride 2
-# (overlapping pooling, as in the paper). Every conv is followed by a ReLU.
-ALEXNET_FEATURES = [(64, 11, 4, 2), "M", (192, 5, 1, 2), "M",
-                    (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1), "M"]
-ALEXNET_HIDDEN = [4096, 4096]
-ALEXNET_POOLED = 6  # the features are average-pooled to 6×6 before the classifier
-
-
-def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> nn.Sequential:
-    """AlexNet, single-tower layout, built from ``ALEXNET_FEATURES``. Lesson 08.
-
-    The paper split the network over two GPUs (two "towers" that talk only at some layers);
-    the layout here is the common single-GPU version with 64-192-384-256-256 filters. With
-    ``num_classes=1000`` and 3 input channels it has exactly 61,100,840 parameters, about 94 %
-    of them in the three fully connected layers (the first alone has 9216·4096 + 4096).
-
-    Args:
-        num_classes: size of the output layer.
-        in_channels: channels of the input image.
-        dropout: drop probability in front of each hidden fully connected layer (0.5 in the paper).
-
-    Returns:
-        The network: input (N, in_channels, 224, 224) -> logits (N, num_classes). Any input of at
-        least 63×63 works, because the features are average-pooled to 6×6.
-    """
-    layers: list[nn.Module] = []
-    channels = in_channels
-    for item in ALEXNET_FEATURES:
-        if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=3, stride=2))         # (N, C, (H-3)/2+1, ...)
-            continue
-        filters, kernel, stride, padding = item
-        layers += [nn.Conv2d(channels, filters, kernel, stride, padding),  # (N, F, OH, OW)
-                   nn.ReLU(inplace=True)]
-        channels = filters
-    layers += [nn.AdaptiveAvgPool2d(ALEXNET_POOLED), nn.Flatten()]      # (N, 256*6*6) = (N, 9216)
-
-    features = channels * ALEXNET_POOLED * ALEXNET_POOLED
-    for width in ALEXNET_HIDDEN:
-        layers += [nn.Dropout(dropout), nn.Linear(features, width), nn.ReLU(inplace=True)]
-        features = width
-    layers.append(nn.Linear(features, num_classes))                      # (N, num_classes)
-    return nn.Sequential(*layers)
-
-
-# ---------------------------------------------------------------------------------------------
-# Inception (Szegedy et al., 2014, "Going deeper with convolutions")
-# ---------------------------------------------------------------------------------------------
+from cnnlab.models.blocks import conv_bn
 
 BN_EPS = 0.001  # the batch-norm epsilon of the BN-Inception family of implementations
 
 
-def conv_unit(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-              padding: int = 0) -> nn.Sequential:
-    """Conv (no bias) → batch norm → ReLU: the building unit of the Inception networks. Lesson 08.
-
-    The conv has no bias because the batch norm that follows subtracts the mean and adds its
-    own shift β, so a bias would be learned and then cancelled. Parameters:
-    ``out·in·k·k`` weights + ``2·out`` (γ and β).
-
-    Args:
-        in_channels: C of the input.
-        out_channels: F, the number of filters.
-        kernel_size: KH = KW.
-        stride: step of the window.
-        padding: zeros added on each side.
-
-    Returns:
-        A module mapping (N, C, H, W) -> (N, F, OH, OW).
-    """
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
-        nn.BatchNorm2d(out_channels, eps=BN_EPS),
-        nn.ReLU(inplace=True),
-    )
+UNIT = dict(activation=nn.ReLU, eps=BN_EPS)
+"""How every Inception conv is a ``conv_bn``: batch norm with ε = 0.001, then ReLU."""
 
 
 def _reduce_then_conv(in_channels: int, reduce: int | None, out_channels: int,
@@ -112,9 +29,9 @@ def _reduce_then_conv(in_channels: int, reduce: int | None, out_channels: int,
     units: list[nn.Module] = []
     channels = in_channels
     if reduce is not None:
-        units.append(conv_unit(channels, reduce, 1))                    # (N, reduce, H, W)
+        units.append(conv_bn(channels, reduce, 1, **UNIT))              # (N, reduce, H, W)
         channels = reduce
-    units.append(conv_unit(channels, out_channels, kernel_size, padding=kernel_size // 2))
+    units.append(conv_bn(channels, out_channels, kernel_size, **UNIT))
     return nn.Sequential(*units)                                         # (N, out, H, W)
 
 
@@ -132,7 +49,7 @@ class InceptionBlock(nn.Module):
 
     Every branch keeps H×W, so the outputs can be stacked: the block sees the same pixels at
     several scales at once and lets training decide which scale matters. Each conv is a
-    ``conv_unit`` (conv without bias → batch norm → ReLU).
+    ``conv_bn`` (conv without bias → batch norm → ReLU).
 
     Passing ``None`` for ``c3_reduce``, ``c5_reduce`` or ``pool_proj`` drops that 1×1 conv:
     all three ``None`` give the paper's "naive" block, whose pool branch passes all
@@ -154,12 +71,12 @@ class InceptionBlock(nn.Module):
         if wide_kernel < 1 or wide_kernel % 2 == 0:
             raise ValueError(f"InceptionBlock: wide_kernel must be odd so that 'same' padding keeps "
                              f"H×W, got {wide_kernel}")
-        self.branch1 = conv_unit(in_channels, c1, 1)
+        self.branch1 = conv_bn(in_channels, c1, 1, **UNIT)
         self.branch3 = _reduce_then_conv(in_channels, c3_reduce, c3, 3)
         self.branch5 = _reduce_then_conv(in_channels, c5_reduce, c5, wide_kernel)
         pool: list[nn.Module] = [nn.MaxPool2d(3, stride=1, padding=1)]
         if pool_proj is not None:
-            pool.append(conv_unit(in_channels, pool_proj, 1))
+            pool.append(conv_bn(in_channels, pool_proj, 1, **UNIT))
         self.branch_pool = nn.Sequential(*pool)
         self.out_channels = c1 + c3 + c5 + (in_channels if pool_proj is None else pool_proj)
 
@@ -212,10 +129,10 @@ GOOGLENET_LAYOUT = ["3a", "3b", "M", "4a", "4b", "4c", "4d", "4e", "M", "5a", "5
 def _googlenet_stem(in_channels: int) -> tuple[nn.Sequential, int]:
     """7×7/2 conv, pool, 1×1 conv, 3×3 conv, pool: 224×224 -> 28×28 with 192 channels."""
     stem = nn.Sequential(
-        conv_unit(in_channels, 64, 7, stride=2, padding=3),     # (N, 64, 112, 112)
+        conv_bn(in_channels, 64, 7, stride=2, **UNIT),          # (N, 64, 112, 112)
         nn.MaxPool2d(3, stride=2, ceil_mode=True),              # (N, 64, 56, 56)
-        conv_unit(64, 64, 1),                                   # (N, 64, 56, 56)
-        conv_unit(64, 192, 3, padding=1),                       # (N, 192, 56, 56)
+        conv_bn(64, 64, 1, **UNIT),                             # (N, 64, 56, 56)
+        conv_bn(64, 192, 3, **UNIT),                            # (N, 192, 56, 56)
         nn.MaxPool2d(3, stride=2, ceil_mode=True),              # (N, 192, 28, 28)
     )
     return stem, 192
@@ -252,7 +169,7 @@ def googlenet(num_classes: int = 1000, in_channels: int = 3, wide_kernel: int = 
 
     Stem, then the nine Inception blocks of ``INCEPTION_TABLE`` in the order of
     ``GOOGLENET_LAYOUT``, global average pooling, dropout and one fully connected layer.
-    Every conv is a ``conv_unit`` (conv without bias → BatchNorm(eps=0.001) → ReLU), the
+    Every conv is a ``conv_bn`` (conv without bias → BatchNorm(eps=0.001) → ReLU), the
     batch-normalised convention of the common reference implementation; the 2014 paper had
     convs with biases and local response normalisation instead (LRN is left out here).
 
@@ -313,7 +230,7 @@ def small_inception(num_classes: int = 10, in_channels: int = 1) -> nn.Sequentia
     Returns:
         The network: input (N, in_channels, 28, 28) -> logits (N, num_classes).
     """
-    stem = conv_unit(in_channels, SMALL_INCEPTION_STEM, 3, padding=1)   # (N, 32, 28, 28)
+    stem = conv_bn(in_channels, SMALL_INCEPTION_STEM, 3, **UNIT)         # (N, 32, 28, 28)
     body, channels = inception_stage(SMALL_INCEPTION_STEM, SMALL_INCEPTION_LAYOUT,
                                      SMALL_INCEPTION_TABLE)              # (N, 480, 7, 7)
     return nn.Sequential(
@@ -322,110 +239,3 @@ def small_inception(num_classes: int = 10, in_channels: int = 1) -> nn.Sequentia
         nn.AdaptiveAvgPool2d(1), nn.Flatten(),   # (N, 480)
         nn.Linear(channels, num_classes),        # (N, num_classes)
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# EfficientNet's compound scaling (Tan & Le, 2019)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CompoundScaling:
-    """How much deeper, wider and sharper a network gets for one value of φ. Lesson 08.
-
-    Attributes:
-        phi: the compound coefficient φ.
-        depth: multiplier of the number of layers, α^φ.
-        width: multiplier of the number of channels, β^φ.
-        resolution_scale: multiplier of the input side, γ^φ.
-        resolution: the new input side in pixels, round(base_resolution · γ^φ).
-        flops: multiplier of the cost, (α·β²·γ²)^φ: cost grows linearly with depth and with
-            the square of width and of resolution.
-    """
-
-    phi: float
-    depth: float
-    width: float
-    resolution_scale: float
-    resolution: int
-    flops: float
-
-
-def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
-                     base_resolution: int = 224) -> CompoundScaling:
-    """EfficientNet's compound scaling rule: depth α^φ, width β^φ, resolution γ^φ. Lesson 08.
-
-    Scaling only one of depth, width or resolution soon stops paying off; EfficientNet grows
-    all three together with one knob φ. α, β, γ ≥ 1 are found once by a small grid search on
-    the base network under the constraint α·β²·γ² ≈ 2: the cost of a conv net grows like
-    depth · width² · resolution², so each step of φ roughly doubles the FLOPs (the defaults give
-    1.2 · 1.1² · 1.15² ≈ 1.92). The published B1-B7 models round these multipliers by hand, so
-    their sizes are close to, not equal to, what this function returns.
-
-    Args:
-        phi: the compound coefficient (0 gives the base network; may be fractional).
-        alpha: depth base α (≥ 1).
-        beta: width base β (≥ 1).
-        gamma: resolution base γ (≥ 1).
-        base_resolution: input side of the base network in pixels (224 for B0 and Lite0).
-
-    Returns:
-        A ``CompoundScaling`` with the three multipliers, the new resolution and the cost factor.
-    """
-    for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        if not value >= 1:
-            raise ValueError(f"compound_scaling: {name} must be at least 1 (a base that shrinks "
-                             f"the network as φ grows), got {value}")
-    if not isinstance(base_resolution, int) or base_resolution < 1:
-        raise ValueError(f"compound_scaling: base_resolution must be a positive number of pixels, "
-                         f"got {base_resolution!r}")
-    resolution_scale = gamma ** phi
-    return CompoundScaling(
-        phi=phi,
-        depth=alpha ** phi,
-        width=beta ** phi,
-        resolution_scale=resolution_scale,
-        resolution=round(base_resolution * resolution_scale),
-        flops=(alpha * beta ** 2 * gamma ** 2) ** phi,
-    )
-
-
-def scaled_channels(channels: int, width: float, divisor: int = 8) -> int:
-    """Channels after width scaling, rounded to a multiple of ``divisor``. Lesson 08.
-
-    Hardware likes channel counts that are multiples of 8, so EfficientNet rounds
-    ``channels · width`` to the nearest multiple (never below ``divisor``), and goes one step up
-    when rounding would lose more than 10 % of the width.
-
-    Args:
-        channels: channels of the base network.
-        width: width multiplier (e.g. ``compound_scaling(phi).width``).
-        divisor: the multiple to round to.
-
-    Returns:
-        The scaled channel count.
-    """
-    if channels < 1 or width <= 0 or divisor < 1:
-        raise ValueError(f"scaled_channels: need channels ≥ 1, width > 0 and divisor ≥ 1, got "
-                         f"channels={channels}, width={width}, divisor={divisor}")
-    target = channels * width
-    rounded = max(divisor, int(target + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * target:
-        rounded += divisor
-    return rounded
-
-
-def scaled_repeats(repeats: int, depth: float) -> int:
-    """How many times a block repeats after depth scaling: ⌈repeats · depth⌉. Lesson 08.
-
-    Args:
-        repeats: repeats of the block in the base network.
-        depth: depth multiplier (e.g. ``compound_scaling(phi).depth``).
-
-    Returns:
-        The scaled number of repeats (rounded up, so a stage never disappears).
-    """
-    if repeats < 1 or depth <= 0:
-        raise ValueError(f"scaled_repeats: need repeats ≥ 1 and depth > 0, got "
-                         f"repeats={repeats}, depth={depth}")
-    # round first: 5 · 1.2 is 6.000000000000001 in floating point and must stay 6
-    return math.ceil(round(repeats * depth, 9))

@@ -1,8 +1,9 @@
-"""EfficientNet-Lite0: architecture, loading the ImageNet weights, preprocessing, predictions."""
+"""EfficientNet-Lite0: architecture, loading the ImageNet weights, preprocessing, predictions; compound scaling."""
 
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 import pytest
@@ -14,28 +15,20 @@ from torch.nn import functional as F
 from cnnlab.data import photo
 from cnnlab.models import efficientnet as eff
 from cnnlab.models import efficientnet_lite0
+from cnnlab.models.efficientnet import compound_scaling, scaled_channels, scaled_repeats
 
 CAT_CLASSES = range(281, 286)   # tabby, tiger cat, Persian, Siamese, Egyptian cat
 
 
-@pytest.fixture(scope="module")
-def pretrained():
-    return efficientnet_lite0(weights="imagenet")
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 # --------------------------------------------------------------------------- architecture
 
-def test_parameter_count_matches_the_published_layout():
-    assert count(efficientnet_lite0()) == 4_652_008
+def test_parameter_count_matches_the_published_layout(n_params):
+    assert n_params(efficientnet_lite0()) == 4_652_008
 
 
-def test_parameter_count_with_another_head():
+def test_parameter_count_with_another_head(n_params):
     # only the classifier changes: 1280·10 + 10 instead of 1280·1000 + 1000
-    assert count(efficientnet_lite0(num_classes=10)) == 4_652_008 - 1_281_000 + 12_810
+    assert n_params(efficientnet_lite0(num_classes=10)) == 4_652_008 - 1_281_000 + 12_810
 
 
 def test_stage_table_gives_16_blocks_and_the_right_widths():
@@ -200,3 +193,89 @@ def test_top_k_leaves_the_training_mode_alone(pretrained):
         assert pretrained.training
     finally:
         pretrained.eval()
+
+
+# --------------------------------------------------------------------------- compound scaling
+
+def test_compound_scaling_phi_zero_is_the_base_network():
+    s = compound_scaling(0)
+    assert (s.depth, s.width, s.resolution_scale, s.resolution, s.flops) == (1, 1, 1, 224, 1)
+
+
+def test_compound_scaling_phi_one():
+    s = compound_scaling(1)
+    assert s.depth == pytest.approx(1.2)
+    assert s.width == pytest.approx(1.1)
+    assert s.resolution_scale == pytest.approx(1.15)
+    assert s.resolution == 258                      # 224 · 1.15 = 257.6
+    assert s.flops == pytest.approx(1.92027)        # α·β²·γ² ≈ 2
+
+
+def test_compound_scaling_phi_three():
+    s = compound_scaling(3)
+    assert s.depth == pytest.approx(1.728)
+    assert s.width == pytest.approx(1.331)
+    assert s.resolution == round(224 * 1.15 ** 3) == 341
+
+
+@settings(max_examples=50, deadline=None)
+@given(phi=st.floats(-2, 7), a=st.floats(1, 2), b=st.floats(1, 2), g=st.floats(1, 2),
+       base=st.integers(16, 600))
+def test_compound_scaling_flops_follow_depth_width2_resolution2(phi, a, b, g, base):
+    s = compound_scaling(phi, a, b, g, base)
+    assert s.flops == pytest.approx(s.depth * s.width ** 2 * s.resolution_scale ** 2, rel=1e-9)
+    assert s.resolution == round(base * g ** phi)
+    assert s.depth == pytest.approx(a ** phi) and s.width == pytest.approx(b ** phi)
+
+
+@pytest.mark.parametrize("kwargs", [dict(alpha=0.9), dict(beta=0.5), dict(gamma=-1.0),
+                                    dict(base_resolution=0), dict(base_resolution=224.0)])
+def test_compound_scaling_rejects_bad_bases(kwargs):
+    with pytest.raises(ValueError, match="compound_scaling"):
+        compound_scaling(1, **kwargs)
+
+
+@pytest.mark.parametrize("channels, width, expected", [
+    (32, 1.0, 32), (1280, 1.0, 1280),
+    (32, 1.1, 32), (1280, 1.1, 1408),      # EfficientNet-B2 stem and head
+    (1280, 1.2, 1536),                     # B3 head
+    (32, 1.4, 48), (16, 1.4, 24), (1280, 1.4, 1792),  # B4
+    (32, 2.0, 64), (1280, 2.0, 2560),      # B7
+    (3, 0.5, 8),                           # never below the divisor
+])
+def test_scaled_channels_reproduces_efficientnet_widths(channels, width, expected):
+    assert scaled_channels(channels, width) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(channels=st.integers(1, 2048), width=st.floats(0.25, 4.0))
+def test_scaled_channels_is_a_close_multiple_of_8(channels, width):
+    out = scaled_channels(channels, width)
+    assert out % 8 == 0 and out >= 8
+    assert out >= 0.9 * channels * width
+    assert out <= max(8, channels * width + 8)
+
+
+def test_scaled_repeats_reproduces_efficientnet_b4_depth():
+    lite0_repeats = [1, 2, 2, 3, 3, 4, 1]
+    b4 = [scaled_repeats(r, 1.8) for r in lite0_repeats]
+    assert b4 == [2, 4, 4, 6, 6, 8, 2] and sum(b4) == 32
+
+
+def test_scaled_repeats_is_not_fooled_by_floating_point():
+    assert 25 * 2.2 > 55                   # 55.00000000000001
+    assert scaled_repeats(25, 2.2) == 55
+    assert scaled_repeats(5, compound_scaling(1).depth) == 6
+    assert all(scaled_repeats(r, 1.0) == r for r in range(1, 10))
+
+
+@pytest.mark.parametrize("call", [lambda: scaled_channels(0, 1.0), lambda: scaled_channels(8, 0.0),
+                                  lambda: scaled_repeats(0, 1.0), lambda: scaled_repeats(2, -1.0)])
+def test_rounding_helpers_reject_bad_arguments(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_compound_scaling_constraint_is_about_two():
+    s = compound_scaling(1)
+    assert math.isclose(s.flops, 2, rel_tol=0.05)
