@@ -730,7 +730,8 @@ def _first_disagreement(case, got, expected) -> tuple[str, Verdict] | None:
             g, e = _active_only(g, e, case)
         verdict = compare(g, e, rtol=1e-6, atol=1e-9, what=name)
         if not verdict.ok:
-            return key, Verdict(False, f"{verdict.message} ({name} comes from {step})")
+            where = f" ({name} comes from {step})"
+            return key, Verdict(False, verdict.message + where, verdict.summary + where)
     return None
 
 
