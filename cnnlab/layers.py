@@ -1,4 +1,4 @@
-"""NumPy reference layers of a CNN, in NCHW layout (lessons 01 and 03).
+"""NumPy reference layers of a CNN, in NCHW layout (lessons 01, 03 and 05).
 
 Every layer is a pair of functions with the same shape:
 
@@ -11,9 +11,10 @@ Letters: N batch, C channels in, F filters out, H/W input height/width, KH/KW ke
 OH/OW output. ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair.
 
 All of them agree with ``torch.nn.functional`` (conv2d, max_pool2d, avg_pool2d with
-``count_include_pad=True``, relu, sigmoid, tanh, linear, cross_entropy) on values and
-gradients; ``tests/test_layers.py`` checks it on randomly drawn shapes. A bad argument raises
-a ``ValueError`` that names the function and the shapes, before any work is done.
+``count_include_pad=True``, relu, sigmoid, tanh, linear, batch_norm in training mode,
+dropout given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py``
+checks it on randomly drawn shapes. A bad argument raises a ``ValueError`` that names the
+function and the shapes, before any work is done.
 
 Max-pool ties: when several entries of a window share the maximum, the first one in
 row-major window order (top row first, left to right) is the max, and only it receives the
@@ -586,6 +587,116 @@ def flatten_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
     (x_shape,) = cache
     _check_dout("flatten_backward", dout, (x_shape[0], int(np.prod(x_shape[1:]))))
     return dout.reshape(x_shape)
+
+
+# --------------------------------------------------------------------------- normalisation and dropout
+
+def batchnorm2d_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                        eps: float = 1e-5) -> tuple[np.ndarray, Cache]:
+    """Batch norm of feature maps in training mode: one mean and variance per channel (lesson 05).
+
+    Each channel is normalised with the mean and the biased variance of its N·H·W values in
+    this batch, then scaled by γ and shifted by β: ``γ·(x − mean)/√(var + eps) + β``, as
+    ``torch.nn.functional.batch_norm(..., training=True)`` computes it.
+
+    Args:
+        x: feature maps (N, C, H, W).
+        gamma: scales (C,).
+        beta: shifts (C,).
+        eps: added to the variance before the square root; positive.
+
+    Returns:
+        out (N, C, H, W), cache.
+    """
+    func = "batchnorm2d_forward"
+    _check_array(func, "x", x, 4, "(N, C, H, W)")
+    for name, value in (("gamma", gamma), ("beta", beta)):
+        _check_array(func, name, value, 1, "(C,)")
+        if value.shape != (x.shape[1],):
+            raise ValueError(f"{func}: {name} must have one entry per channel, shape ({x.shape[1]},), "
+                             f"got {value.shape} (x {x.shape})")
+    if not eps > 0:
+        raise ValueError(f"{func}: eps must be positive (it keeps the square root away from 0), got {eps}")
+    x = x.astype(_float_dtype(x, gamma, beta), copy=False)
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)                  # (1, C, 1, 1)
+    var = x.var(axis=(0, 2, 3), keepdims=True)                    # (1, C, 1, 1), divides by N·H·W
+    inv_std = 1 / np.sqrt(var + eps)                              # (1, C, 1, 1)
+    x_hat = (x - mean) * inv_std                                  # (N, C, H, W)
+    out = gamma.reshape(1, -1, 1, 1) * x_hat + beta.reshape(1, -1, 1, 1)
+    return out.astype(x.dtype, copy=False), (x_hat, gamma.astype(x.dtype), inv_std)
+
+
+def batchnorm2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch norm in training mode, in the simplified closed form (lesson 05).
+
+    The mean and the variance are computed from x, so every value of a channel influences
+    every output of that channel. Collecting the three paths (through x̂ directly, through
+    the mean, through the variance) gives, per channel over its M = N·H·W values,
+    ``dx = γ/σ · (dout − mean(dout) − x̂·mean(dout·x̂))`` with σ = √(var + eps).
+
+    Args:
+        dout: upstream gradient (N, C, H, W).
+        cache: from ``batchnorm2d_forward``.
+
+    Returns:
+        dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    x_hat, gamma, inv_std = cache
+    _check_dout("batchnorm2d_backward", dout, x_hat.shape)
+    dbeta = dout.sum(axis=(0, 2, 3))                              # (C,)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3))                   # (C,)
+    m = x_hat.size // x_hat.shape[1]                              # N·H·W values per channel
+    mean_dout = (dbeta / m).reshape(1, -1, 1, 1)                  # (1, C, 1, 1)
+    mean_dout_xhat = (dgamma / m).reshape(1, -1, 1, 1)            # (1, C, 1, 1)
+    dx = gamma.reshape(1, -1, 1, 1) * inv_std * (dout - mean_dout - x_hat * mean_dout_xhat)
+    return dx, dgamma, dbeta
+
+
+def dropout_forward(x: np.ndarray, p: float, keep: np.ndarray | None = None,
+                    rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, Cache]:
+    """Inverted dropout in training: zero each value with probability p, scale the rest by 1/(1 − p) (lesson 05).
+
+    Scaling while training keeps the expected output equal to the input, so at test time
+    the layer is the identity. The mask is kept in the cache: the backward pass must zero
+    the same values, not draw new ones.
+
+    Args:
+        x: any shape.
+        p: probability of dropping a value, in [0, 1] (1 drops everything, like torch).
+        keep: boolean mask of x's shape (True = kept); drawn from ``rng`` when None.
+        rng: a NumPy generator or a seed, used only when ``keep`` is None.
+
+    Returns:
+        out (same shape as x), cache.
+    """
+    func = "dropout_forward"
+    _check_array(func, "x", x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"{func}: p is a probability of dropping, in [0, 1], got {p}")
+    if keep is None:
+        keep = np.random.default_rng(rng).random(x.shape) >= p       # each value kept with probability 1 − p
+    elif not isinstance(keep, np.ndarray) or keep.dtype != bool or keep.shape != x.shape:
+        got = f"{keep.dtype} {keep.shape}" if isinstance(keep, np.ndarray) else type(keep).__name__
+        raise ValueError(f"{func}: keep must be a boolean array of x's shape {x.shape}, got {got}")
+    scale = 1 / (1 - p) if p < 1 else 0.0
+    x = x.astype(_float_dtype(x), copy=False)
+    out = np.where(keep, x * scale, 0).astype(x.dtype, copy=False)
+    return out, (keep, scale)
+
+
+def dropout_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
+    """Gradient of inverted dropout: the forward pass's mask and scale, applied to dout (lesson 05).
+
+    Args:
+        dout: same shape as x.
+        cache: from ``dropout_forward``.
+
+    Returns:
+        dx.
+    """
+    keep, scale = cache
+    _check_dout("dropout_backward", dout, keep.shape)
+    return np.where(keep, dout * scale, 0).astype(_float_dtype(dout), copy=False)
 
 
 # --------------------------------------------------------------------------- loss

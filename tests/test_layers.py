@@ -177,6 +177,65 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(dlogits, [[0.0, 0.0], [-0.5, 0.5]], atol=1e-12)   # (softmax − one-hot) / N
 
 
+@CASES
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5),
+       st.sampled_from([1e-5, 1e-3, 0.1]), st.integers(0, 2**32 - 1))
+def test_batchnorm2d_matches_torch_in_training_mode(n, c, h, w, eps, seed):
+    if n * h * w == 1:
+        return                  # one value per channel: torch refuses, the variance is undefined
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)) * 3 + rng.standard_normal((1, c, 1, 1))
+    gamma, beta = rng.standard_normal(c) + 1, rng.standard_normal(c)
+    out, cache = L.batchnorm2d_forward(x, gamma, beta, eps)
+    dout = rng.standard_normal(out.shape)
+    ref, grads = torch_grads(lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=eps),
+                             (x, gamma, beta), dout)
+    assert rel_error(out, ref) < TOL
+    for mine, theirs in zip(L.batchnorm2d_backward(dout, cache), grads):
+        assert rel_error(mine, theirs) < TOL
+
+
+def test_batchnorm2d_numerical_gradients():
+    rng = np.random.default_rng(7)
+    arrays = (rng.standard_normal((3, 2, 2, 3)) * 2, rng.standard_normal(2) + 1, rng.standard_normal(2))
+    check_numerically(lambda x, g, b: L.batchnorm2d_forward(x, g, b, 1e-3), L.batchnorm2d_backward, arrays)
+
+
+def test_batchnorm2d_output_has_zero_mean_and_unit_variance_per_channel():
+    x = np.random.default_rng(8).standard_normal((4, 3, 5, 5)) * 7 + 2
+    out, _ = L.batchnorm2d_forward(x, np.ones(3), np.zeros(3), eps=1e-12)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-9)
+
+
+@CASES
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.0]),
+       st.integers(0, 2**32 - 1))
+def test_dropout_matches_torch_given_its_mask(shape, p, seed):
+    torch.manual_seed(seed % 2**31)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1, 1], shape)       # never 0, so the mask shows
+    t = torch.tensor(x, requires_grad=True)
+    ref = F.dropout(t, p, training=True)
+    dout = rng.standard_normal(shape)
+    ref.backward(torch.from_numpy(dout))
+    keep = ref.detach().numpy() != 0
+    out, cache = L.dropout_forward(x, p, keep=keep)
+    assert rel_error(out, ref.detach().numpy()) < TOL
+    assert rel_error(L.dropout_backward(dout, cache), t.grad.numpy()) < TOL
+
+
+def test_dropout_reuses_its_mask_and_keeps_the_expected_value():
+    x = np.ones((200, 100))
+    out, cache = L.dropout_forward(x, 0.3, rng=0)
+    assert abs(out.mean() - 1.0) < 0.02                     # inverted: E[out] = x
+    assert abs((out == 0).mean() - 0.3) < 0.02
+    dx = L.dropout_backward(np.ones_like(x), cache)
+    np.testing.assert_array_equal(dx == 0, out == 0)        # the same values are dropped
+    np.testing.assert_array_equal(L.dropout_forward(x, 0.3, rng=0)[0], out)
+    assert L.dropout_forward(x, 0.0, rng=1)[0] is not x and np.array_equal(L.dropout_forward(x, 0.0, rng=1)[0], x)
+
+
 def test_flatten_round_trip():
     x = np.arange(24.0).reshape(2, 3, 2, 2)
     out, cache = L.flatten_forward(x)
@@ -424,6 +483,15 @@ def test_pool_errors(func, label, change, message, monkeypatch):
     (lambda: L.maxpool2d_backward(np.zeros((2, 1, 3, 3)), L.maxpool2d_forward(X, 2)[1]),
      "maxpool2d_backward: dout has shape (2, 1, 3, 3) but the forward pass produced (2, 1, 4, 4)"),
     (lambda: L.relu_forward([1.0, -1.0]), "relu_forward: x must be a NumPy array, got list"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3, 4, 4)), np.ones(2), np.zeros(3)),
+     "batchnorm2d_forward: gamma must have one entry per channel, shape (3,), got (2,) (x (2, 3, 4, 4))"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3)), np.ones(3), np.zeros(3)),
+     "batchnorm2d_forward: x must be 4-D (N, C, H, W), got shape (2, 3)"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3, 4, 4)), np.ones(3), np.zeros(3), eps=0),
+     "batchnorm2d_forward: eps must be positive (it keeps the square root away from 0), got 0"),
+    (lambda: L.dropout_forward(np.zeros(3), 1.5), "dropout_forward: p is a probability of dropping, in [0, 1], got 1.5"),
+    (lambda: L.dropout_forward(np.zeros(3), 0.5, keep=np.ones(3)),
+     "dropout_forward: keep must be a boolean array of x's shape (3,), got float64 (3,)"),
     (lambda: L.im2col(X, 3, 0), "im2col: kw must be a positive int, got 0"),
     (lambda: L.col2im(np.zeros((5, 9)), (2, 1, 8, 8), 3, 3),
      "col2im: cols has shape (5, 9) but x_shape (2, 1, 8, 8) with a 3×3 kernel unfolds to (72, 9)"),
