@@ -1,6 +1,7 @@
 """Data sets for the course: Fashion-MNIST (bundled sample or full), MNIST, real photos.
 
-Taught in lesson 00 (what the data is) and used by lessons 04-08.
+Taught in lesson 00 (what the data is) and used by lessons 04-09; lesson 09 composes scenes of
+Fashion-MNIST items (``make_scenes``) and reads the bundled spoken-word spectrograms.
 
 Where the full Fashion-MNIST comes from, first match wins:
 
@@ -565,6 +566,77 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, item: np.ndarray, item_mask: np
     mask[region][item_mask[part]] = value
     rows, cols = np.flatnonzero(item_mask[part].any(axis=1)), np.flatnonzero(item_mask[part].any(axis=0))
     return (float(cx1 + cols[0]), float(cy1 + rows[0]), float(cx1 + cols[-1] + 1), float(cy1 + rows[-1] + 1))
+
+
+# --------------------------------------------------------------------------- spoken words (lesson 09)
+
+SPOKEN_WORDS_PATH = Path(__file__).parent / "data_files" / "spoken_words.npz"
+
+
+@dataclass
+class SpokenWords:
+    """Mel spectrograms of ten synthesised command words, and how they were made. Lesson 09.
+
+    Attributes:
+        spectrograms: (N, n_mels, frames) float32 in dB below each clip's loudest cell
+            (−80 … 0), low frequencies in row 0.
+        labels: (N,) int64, indices into ``words``.
+        voices: (N,) eSpeak NG voice of each clip, "accent+variant" (e.g. "en-gb+f2").
+        words: the ten words.
+        sample_rate, n_fft, hop, n_mels: the ``cnnlab.audio.mel_spectrogram`` settings.
+        synthesiser: the program and version that spoke the words.
+    """
+
+    spectrograms: np.ndarray
+    labels: np.ndarray
+    voices: np.ndarray
+    words: tuple[str, ...]
+    sample_rate: int
+    n_fft: int
+    hop: int
+    n_mels: int
+    synthesiser: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_spoken_words(split: str = "train") -> SpokenWords:
+    """The bundled spoken-word spectrograms: 800 training clips of 80 voices, 160 test clips of 16 others. Lesson 09.
+
+    Synthetic speech, not recordings: ``scripts/make_spoken_words.py`` had eSpeak NG speak
+    "yes", "no", "up", "down", "left", "right", "on", "off", "stop" and "go" in 96 voices (8
+    English accents × 12 voice variants, each clip at its own speed and pitch) and stored one
+    second of each as a 40-band mel spectrogram (see ``ATTRIBUTION-spoken-words.txt``). The
+    test split holds the two voice variants the training split never hears.
+
+    Args:
+        split: "train" or "test".
+
+    Returns:
+        ``SpokenWords``.
+    """
+    _check_split(split)
+    with np.load(SPOKEN_WORDS_PATH, allow_pickle=False) as archive:
+        keep = archive["test"] if split == "test" else ~archive["test"]
+        sample_rate, n_fft, hop, n_mels, floor_db = archive["settings"]
+        return SpokenWords(
+            spectrograms=archive["spectrograms"][keep].astype(np.float32) + np.float32(floor_db),
+            labels=archive["labels"][keep].astype(np.int64), voices=archive["voices"][keep],
+            words=tuple(str(w) for w in archive["words"]), sample_rate=int(sample_rate), n_fft=int(n_fft),
+            hop=int(hop), n_mels=int(n_mels), synthesiser=str(archive["synthesiser"]))
+
+
+def spoken_word_examples() -> tuple[np.ndarray, np.ndarray]:
+    """One bundled waveform per word (voice "en-us+f1"), to compute a spectrogram from. Lesson 09.
+
+    Returns:
+        waveforms (10, samples) float64 in [−1, 1] at ``SpokenWords.sample_rate``, and the
+        (10,) indices of their stored spectrograms in ``load_spoken_words("train")``.
+    """
+    with np.load(SPOKEN_WORDS_PATH, allow_pickle=False) as archive:
+        train_index = np.cumsum(~archive["test"]) - 1                    # position among the training clips
+        return archive["example_waveforms"] / 32767.0, train_index[archive["example_index"]]
 
 
 # --------------------------------------------------------------------------- torch helpers
