@@ -11,7 +11,7 @@ twelve voice variants (seven male, five female), every utterance at its own rand
 (130-200 words a minute) and pitch (25-75 on eSpeak's 0-99 scale). Each recording is
 resampled to 8 kHz, trimmed of silence, put near the middle of a one-second clip (a random
 offset of up to ±50 ms), scaled to a peak of 0.9, given faint white noise (standard deviation
-0.0003), and turned into a 40-band mel spectrogram with ``cnnlab.audio`` (frames of 256
+0.0003), rounded to 16-bit samples, and turned into a 40-band mel spectrogram with ``cnnlab.audio`` (frames of 256
 samples, 128 apart: 63 frames), in decibels below the clip's loudest cell, floored at −80 dB
 and rounded to whole decibels (stored as bytes, 0 = −80 dB and 80 = 0 dB: steps of 1 dB are
 about the smallest change in loudness a listener notices, and they halve the file). Two variants ("m6" and "f4") are held out as
@@ -67,7 +67,8 @@ def clip(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros(CLIP)
     out[offset:offset + len(word)] = word
     out *= 0.9 / np.abs(out).max()
-    return out + rng.normal(0.0, NOISE, CLIP)
+    out += rng.normal(0.0, NOISE, CLIP)
+    return np.round(out * 32767) / 32767                                   # 16-bit samples, like a recording
 
 
 def spectrogram_bytes(signal: np.ndarray) -> np.ndarray:
@@ -98,7 +99,7 @@ def main() -> int:
                 pitches.append(pitch)
                 test.append(variant in TEST_VARIANTS)
                 if accent == "en-us" and variant == "f1":
-                    examples[label] = (len(labels) - 1, np.round(signal * 32767).astype(np.int16))
+                    examples[label] = (len(labels) - 1, np.round(signal * 32767).astype(np.int16))   # exact
     order = sorted(examples)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
