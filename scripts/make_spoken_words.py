@@ -10,13 +10,14 @@ each spoken by 96 voices of eSpeak NG's own formant synthesiser: eight English a
 twelve voice variants (seven male, five female), every utterance at its own random speed
 (130-200 words a minute) and pitch (25-75 on eSpeak's 0-99 scale). Each recording is
 resampled to 8 kHz, trimmed of silence, put near the middle of a one-second clip (a random
-offset of up to ±50 ms), scaled to a peak of 0.9, given faint white noise (standard deviation
-0.0003), rounded to 16-bit samples, and turned into a 40-band mel spectrogram with ``cnnlab.audio`` (frames of 256
-samples, 128 apart: 63 frames), in decibels below the clip's loudest cell, floored at −80 dB
-and rounded to whole decibels (stored as bytes, 0 = −80 dB and 80 = 0 dB: steps of 1 dB are
-about the smallest change in loudness a listener notices, and they halve the file). Two variants ("m6" and "f4") are held out as
-the test voices: 160 test clips, 800 training clips. One waveform per word is kept as well,
-for the lesson to compute a spectrogram from.
+offset of up to ±50 ms), scaled to a peak of 0.9, given faint white noise (standard
+deviation 0.0003), rounded to 16-bit samples, and turned into a 40-band mel spectrogram with
+``cnnlab.audio`` (frames of 256 samples, 128 apart: 63 frames), in decibels below the clip's
+loudest cell, floored at −80 dB and rounded to whole decibels (stored as bytes, 0 = −80 dB
+and 80 = 0 dB: a step of 1 dB is about the smallest change in loudness a listener notices,
+and whole steps compress better). Two variants ("m6" and "f4") are held out as the test
+voices: 160 test clips, 800 training clips. One waveform per word is kept as well, for the
+lesson to compute a spectrogram from.
 
 Everything is drawn from a fixed seed: the same eSpeak NG version gives the same file.
 """
