@@ -3,7 +3,7 @@
 Run:  .venv/bin/python bench/bench_transfer.py [--seeds 3] [--labels 5 20 100] [--threads N]
 
 Two tasks, three ways to train, test accuracy against the number of labelled examples per
-class, mean ± std over seeds (``cnnlab.transfer.learning_curve`` with the default ``Budget``,
+class, mean ± std over seeds (``cnnlab.experiments.ch07.learning_curve`` with the default ``Budget``,
 the one the lesson uses without ``CNNLAB_QUICK``):
 
 1. textures: 64×64 grey patches of six scikit-image photos (brick, grass, gravel, moon,
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from cnnlab import transfer
+from cnnlab.experiments import ch07
 
 RESULTS = Path(__file__).resolve().parent / "results" / "transfer.json"
 # the lesson's two experiments: all three methods on textures; scratch vs frozen features on
 # Fashion-MNIST (fine-tuning there needs a larger step budget than the lesson can afford)
-EXPERIMENTS = [(transfer.texture_task, transfer.METHODS), (transfer.fashion_task, ("scratch", "features"))]
+EXPERIMENTS = [(ch07.texture_task, ch07.METHODS), (ch07.fashion_task, ("scratch", "features"))]
 
 
 def main() -> int:
@@ -45,7 +45,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    budget = transfer.Budget()
+    budget = ch07.Budget()
     report = {"labels_per_class": args.labels, "seeds": args.seeds, "budget": budget.__dict__,
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
@@ -54,9 +54,9 @@ def main() -> int:
     for make, methods in EXPERIMENTS:
         task = make()
         start, cpu_start = time.perf_counter(), time.process_time()
-        results = transfer.learning_curve(task, args.labels, range(args.seeds), methods, budget)
+        results = ch07.learning_curve(task, args.labels, range(args.seeds), methods, budget)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-        summary = transfer.summarize(results)
+        summary = ch07.summarize(results)
         report["tasks"][task.name] = {
             "seconds": round(seconds, 1),
             "cpu_seconds": round(cpu_seconds, 1),       # what the run costs on an idle machine

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import html
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from cnnlab.common import evaluating, human_count, parameter_count
 
 Pair = tuple[int, int]
 IntOrPair = int | Pair
@@ -417,6 +418,12 @@ class LayerRow:
     output_shape: Any         # per image (batch axis left out); a list for several outputs
     params: int               # parameters the module owns (0 on a repeated call)
     macs: int | None          # multiply-accumulates per image; None when not known
+    repeated: bool = False    # a second (third, ...) call of a module met before: its weights are reused
+
+    @property
+    def label(self) -> str:
+        """The name as the table prints it: "(again)" after a repeated call."""
+        return f"{self.name} (again)" if self.repeated else self.name
 
 
 @dataclass
@@ -437,14 +444,14 @@ class Summary:
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[str]]:
         header = ["Layer", "Type", "Output shape", "Params", "MACs"]
-        body = [[row.name, row.kind, _shape_text(row.output_shape), f"{row.params:,}",
+        body = [[row.label, row.kind, _shape_text(row.output_shape), f"{row.params:,}",
                  "?" if row.macs is None else f"{row.macs:,}"] for row in self.rows]
         footer = [
             f"Input: {tuple(self.input_size)} per image; shapes and MACs are per image.",
             f"Total params: {self.total_params:,}",
             f"Trainable params: {self.trainable_params:,}",
             f"Non-trainable params: {self.total_params - self.trainable_params:,}",
-            f"Total MACs: {self.total_macs:,} ({_human(self.total_macs)})",
+            f"Total MACs: {self.total_macs:,} ({human_count(self.total_macs)})",
         ]
         if self.uncalled_params:
             footer.append(f"Parameters in modules the forward pass did not call: {self.uncalled_params:,}")
@@ -489,13 +496,6 @@ def _shape_text(shape: Any) -> str:
     return ", ".join(map(str, shape)) if isinstance(shape, list) else str(shape)
 
 
-def _human(count: int) -> str:
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if count >= size:
-            return f"{count / size:.2f} {unit}"
-    return str(count)
-
-
 def _per_image_shape(output: Any) -> Any:
     """Shape of a module's output without the batch axis; a list for tuples of tensors."""
     if hasattr(output, "shape"):
@@ -530,23 +530,6 @@ def _layer_macs(module: Any, inputs: tuple, output: Any) -> int | None:
     if isinstance(module, free) or not any(True for _ in module.parameters(recurse=False)):
         return 0
     return None
-
-
-@contextmanager
-def evaluating(model) -> Iterator[None]:
-    """Put every module of ``model`` in eval mode for the block, then restore each one's own flag.
-
-    ``model.train(flag)`` would set all children alike and wake a batch norm that was frozen on
-    purpose; restoring module by module keeps such choices. Used by ``summary`` and by the
-    figures that run a model on one image (a batch norm in training mode cannot).
-    """
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def summary(model: Any, input_size: Sequence[int]) -> Summary:
@@ -592,9 +575,9 @@ def summary(model: Any, input_size: Sequence[int]) -> Summary:
         seen.add(id(module))
         own = list(module.parameters(recurse=False))
         called.update((id(p), p.numel()) for p in own)
-        params = 0 if again else sum(p.numel() for p in own)
-        rows.append(LayerRow(name + (" (again)" if again else ""), type(module).__name__,
-                             _per_image_shape(output), params, _layer_macs(module, inputs, output)))
+        params = 0 if again else parameter_count(own)
+        rows.append(LayerRow(name, type(module).__name__, _per_image_shape(output), params,
+                             _layer_macs(module, inputs, output), repeated=again))
 
     watched = [(name or type(module).__name__, module) for name, module in model.named_modules()
                if not any(True for _ in module.children())
@@ -608,8 +591,8 @@ def summary(model: Any, input_size: Sequence[int]) -> Summary:
         for handle in handles:
             handle.remove()
 
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = parameter_count(model)
+    trainable = parameter_count(model, trainable_only=True)
     macs = sum(row.macs for row in rows if row.macs is not None)
     unknown = [row.kind for row in rows if row.macs is None]
     return Summary(size, rows, total, trainable, macs, unknown, total - sum(called.values()))

@@ -42,10 +42,11 @@ from torch import nn
 
 import cnnlab
 from cnnlab import data
-from cnnlab.experiments import compare_variants, translation_test
+from cnnlab.experiments.ch04 import translation_test
 from cnnlab.models import lenet5
 from cnnlab.shapes import conv_output_size, conv_params, linear_params, summary
 from cnnlab.train import evaluate, fashion_mnist_batches, pick_device, predict, set_seed
+from cnnlab.variants import compare_variants
 from cnnlab.viz import feature_maps, plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
 from cnnlab.viz import show_misclassified
 

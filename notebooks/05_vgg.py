@@ -30,13 +30,13 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab.experiments import Comparison, compare_variants
 from cnnlab.models import VGG_CONFIGS, small_vgg, vgg16
 from cnnlab.models.vgg import vgg_features
 from cnnlab.models.gallery import alexnet
 from cnnlab.shapes import conv_params, receptive_field, summary
 from cnnlab.train import (RECIPES, evaluate, fashion_mnist_batches, random_crop, random_hflip, set_seed,
                           standard_augment)
+from cnnlab.variants import Comparison, compare_variants
 from cnnlab.viz import plot_history, plot_parameter_share, plot_receptive_field
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample

@@ -33,10 +33,11 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab.experiments import compare_variants, gradient_norms
+from cnnlab.experiments.ch06 import gradient_norms
 from cnnlab.models import RESNET_STAGES, BasicBlock, resnet18, small_resnet
 from cnnlab.shapes import summary
 from cnnlab.train import RECIPES, fashion_mnist_batches, set_seed
+from cnnlab.variants import compare_variants
 from cnnlab.viz import plot_history
 
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: seconds on the bundled sample

@@ -26,8 +26,10 @@ import numpy as np
 import torch
 
 import cnnlab
-from cnnlab import transfer
+from cnnlab import transfer, viz
+from cnnlab.common import parameter_count
 from cnnlab.data import photo
+from cnnlab.experiments import ch07
 from cnnlab.models import LITE0_STAGES, EfficientNetLite, efficientnet_lite0
 from cnnlab.models.efficientnet import (WEIGHTS, center_crop, imagenet_classes, imagenet_top_k, normalize,
                                         preprocess, resize_shorter_side)
@@ -38,7 +40,7 @@ from cnnlab.viz import grad_cam, plot_feature_maps, plot_filters, saliency, show
 QUICK = cnnlab.QUICK                       # CNNLAB_QUICK=1: a few seconds per experiment
 LABELS = (5, 20) if QUICK else (5, 20, 100)            # labelled examples per class
 SEEDS = (0,) if QUICK else (0, 1, 2)
-BUDGET = transfer.Budget(scratch_steps=60, finetune_steps=8, head_steps=100) if QUICK else transfer.Budget()
+BUDGET = ch07.Budget(scratch_steps=60, finetune_steps=8, head_steps=100) if QUICK else ch07.Budget()
 TEXTURE_DATA = dict(pool_per_class=20, test_per_class=20) if QUICK else {}
 FASHION_DATA = dict(pool_per_class=20, test_per_class=30, source="sample") if QUICK else {}
 set_seed(0)
@@ -175,9 +177,9 @@ plt.show()
 
 # %%
 fe = transfer.feature_extractor(model, num_classes=6)
-print(f"feature extractor: {transfer.count_trainable(fe):,} trainable of "
+print(f"feature extractor: {parameter_count(fe, trainable_only=True):,} trainable of "
       f"{sum(p.numel() for p in fe.parameters()):,}")
-assert transfer.count_trainable(fe) == 1280 * 6 + 6
+assert parameter_count(fe, trainable_only=True) == 1280 * 6 + 6
 
 tuned = transfer.replace_head(efficientnet_lite0(weights="imagenet"), num_classes=6)
 groups = transfer.finetune_param_groups(tuned, lr=1e-3, backbone_lr_scale=0.1)
@@ -198,9 +200,9 @@ for label, group in zip(["backbone", "head"], groups):
 # - **fine-tuned**: the same network, all layers trained.
 
 # %%
-textures = transfer.texture_task(**TEXTURE_DATA)
+textures = ch07.texture_task(**TEXTURE_DATA)
 print(f"pool {tuple(textures.x_pool.shape)}, test {tuple(textures.x_test.shape)}")
-transfer.plot_patches(textures.x_test, textures.y_test, transfer.TEXTURES)
+viz.plot_patches(textures.x_test, textures.y_test, ch07.TEXTURES)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -211,14 +213,14 @@ plt.show()
 # number of steps, whatever the number of labels.
 
 # %%
-texture_results = transfer.learning_curve(textures, LABELS, SEEDS, budget=BUDGET)
-transfer.plot_learning_curves(texture_results, "textures: ImageNet features fit")
+texture_results = ch07.learning_curve(textures, LABELS, SEEDS, budget=BUDGET)
+viz.plot_learning_curves(texture_results, "textures: ImageNet features fit")
 plt.show()
 
 # %%
-texture_summary = transfer.summarize(texture_results)
+texture_summary = ch07.summarize(texture_results)
 for method, by_n in texture_summary.items():
-    print(f"{transfer.LABELS[method]:<32s}", "  ".join(f"{n:>3}: {100 * m:5.1f} ± {100 * s:4.1f}"
+    print(f"{ch07.LABELS[method]:<32s}", "  ".join(f"{n:>3}: {100 * m:5.1f} ± {100 * s:4.1f}"
                                                       for n, (m, s) in by_n.items()))
 gains = {n: texture_summary["features"][n][0] - texture_summary["scratch"][n][0] for n in LABELS}
 print("frozen features minus scratch (points):", {n: round(100 * g, 1) for n, g in gains.items()})
@@ -244,13 +246,13 @@ if not QUICK:
 # ImageNet network. Nothing like the colour photos it was trained on.
 
 # %%
-fashion = transfer.fashion_task(**FASHION_DATA)
-fashion_results = transfer.learning_curve(fashion, LABELS, SEEDS, methods=("scratch", "features"), budget=BUDGET)
-transfer.plot_learning_curves(fashion_results, "Fashion-MNIST: a domain gap")
+fashion = ch07.fashion_task(**FASHION_DATA)
+fashion_results = ch07.learning_curve(fashion, LABELS, SEEDS, methods=("scratch", "features"), budget=BUDGET)
+viz.plot_learning_curves(fashion_results, "Fashion-MNIST: a domain gap")
 plt.show()
 
 # %%
-fashion_summary = transfer.summarize(fashion_results)
+fashion_summary = ch07.summarize(fashion_results)
 fashion_gains = {n: fashion_summary["features"][n][0] - fashion_summary["scratch"][n][0] for n in LABELS}
 print("frozen features minus scratch (points):", {n: round(100 * g, 1) for n, g in fashion_gains.items()})
 if not QUICK:
@@ -334,7 +336,7 @@ for phi in [0, 1, 2]:
 # </details>
 
 # %%
-assert transfer.count_trainable(transfer.feature_extractor(model, 3)) == 1280 * 3 + 3
+assert parameter_count(transfer.feature_extractor(model, 3), trainable_only=True) == 1280 * 3 + 3
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab import gallery
+from cnnlab import viz
+from cnnlab.experiments import ch08 as gallery
 from cnnlab.models import (INCEPTION_TABLE, alexnet, compound_scaling, googlenet, inception_block,
                            scaled_channels, scaled_repeats, small_inception, small_resnet, small_vgg)
 from cnnlab.shapes import conv_params, summary
@@ -46,7 +47,7 @@ print("quick mode:", QUICK)
 # ## Six landmarks
 #
 # Each network answered a question the previous one left open. The facts (year, native
-# input, key idea) are stored in `cnnlab.gallery.ARCHITECTURES`:
+# input, key idea) are stored in `cnnlab.experiments.ch08.ARCHITECTURES`:
 
 # %%
 for arch in gallery.ARCHITECTURES:
@@ -123,7 +124,7 @@ print("this notebook computes on:", pick_device())
 # of the 3×3 and 5×5, shrink the channel count first ("bottlenecks").
 
 # %%
-gallery.draw_inception_block(*INCEPTION_TABLE["3a"])
+viz.draw_inception_block(*INCEPTION_TABLE["3a"])
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -281,14 +282,14 @@ for arch in gallery.ARCHITECTURES:
 # ResNet and EfficientNet followed: nearly everything is convolution.
 
 # %%
-gallery.plot_cost_split(table)
+viz.plot_cost_split(table)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Accuracy against cost
 
 # %%
-gallery.plot_accuracy_vs_cost(table)
+viz.plot_accuracy_vs_cost(table)
 plt.show()
 
 # %%
@@ -320,8 +321,8 @@ for name, build in builders.items():
     print(f"{name:<16} {s.total_params:>8,} parameters  {s.total_macs / 1e6:5.1f} M MACs per image")
 
 # %% slideshow={"slide_type": "subslide"}
-from cnnlab.experiments import compare_variants
 from cnnlab.train import TensorBatches, fashion_mnist_batches
+from cnnlab.variants import compare_variants
 
 if QUICK:   # seconds on part of the bundled sample: a smoke test, not a result
     train, _, test = fashion_mnist_batches("sample", batch_size=64, limit=1024)

@@ -137,5 +137,5 @@ check(confusion_matrix)
 # ## Where these come from
 #
 # - `cnnlab.models.lenet5(variant="classic")` is the package's LeNet-5; lesson 04 trains it.
-# - `cnnlab.experiments.shift_images` and `translation_test` run the translation test.
+# - `cnnlab.experiments.ch04.shift_images` and `translation_test` run the translation test.
 # - `cnnlab.viz.training.plot_confusion_matrix` draws the matrix you just counted.

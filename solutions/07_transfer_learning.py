@@ -132,7 +132,7 @@ check(finetune_optimizer)
 # ## Going further
 #
 # - Train the model of exercise 1 on the texture patches of the lesson
-#   (`cnnlab.transfer.texture_task()`), once with frozen stages 1–3 only (exercise 2) and once
+#   (`cnnlab.experiments.ch07.texture_task()`), once with frozen stages 1–3 only (exercise 2) and once
 #   fully frozen. Which wins with 5 labels per class, and with 100?
 # - Print `model.features.stem.bn.running_mean` before and after a few training steps of a model
 #   whose backbone you froze with `requires_grad = False` but left in training mode. Why does it

@@ -258,7 +258,7 @@ def test_summary_of_nested_modules_by_hand():
     s = S.summary(net, (3, 8, 10))
     assert s.total_params == sum(p.numel() for p in net.parameters())
     assert sum(r.params for r in s.rows) == s.total_params
-    by_name = {r.name: r for r in s.rows}
+    by_name = {r.label: r for r in s.rows}
     assert by_name["1.b3.2"].output_shape == (6, 8, 10)
     assert by_name["1.b3.2"].macs == 8 * 10 * 6 * 2 * 9
     assert by_name["2.conv1"].output_shape == (16, 4, 5)
@@ -267,6 +267,8 @@ def test_summary_of_nested_modules_by_hand():
     assert by_name["2.bn1"].params == 32 and by_name["2.bn1"].macs == 0
     assert by_name["2"].kind == "Block" and by_name["2"].params == 1      # owns `scale` directly
     assert by_name["2.relu"].params == 0 and "2.relu (again)" in by_name
+    assert by_name["2.relu (again)"].repeated and by_name["2.relu (again)"].name == "2.relu"
+    assert [r.label for r in s.rows if r.repeated] == ["2.relu (again)"]
     assert by_name["6"].output_shape == (5,) and by_name["6"].macs == 16 * 5
     convs = {"0": 8 * 10 * 8 * 3 * 9, "1.b1": 8 * 10 * 4 * 8, "1.b3.0": 8 * 10 * 2 * 8,
              "1.b3.2": 8 * 10 * 6 * 2 * 9, "1.pool.1": 8 * 10 * 2 * 8, "2.conv1": 4 * 5 * 16 * 12 * 9,
@@ -336,21 +338,6 @@ def test_summary_explains_shared_and_uncalled_parameters():
     text = s.table()
     assert "Parameters in modules the forward pass did not call: 10" in text
     assert "Parameters shared by several rows (counted once in the total): 16" in text
-
-
-def test_evaluating_restores_each_module_flag():
-    from torch import nn
-
-    from cnnlab.shapes import evaluating
-
-    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU())
-    net.train()
-    net[1].eval()                               # a batch norm frozen on purpose
-    with evaluating(net):
-        assert not any(m.training for m in net.modules())
-    assert net.training and net[0].training and not net[1].training
-
-
 # --------------------------------------------------------------------------- transposed convolution (lesson 09)
 
 @CASES

@@ -1,5 +1,5 @@
-"""Transfer-learning helpers (freeze, heads, parameter groups, features), the lesson's
-experiment pieces, and the attribution maps (saliency, Grad-CAM)."""
+"""Transfer-learning helpers (freeze, heads, parameter groups, features, grey to RGB) and the
+attribution maps (saliency, Grad-CAM)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cnnlab import transfer
+from cnnlab.common import parameter_count
 from cnnlab.data import photo
 from cnnlab.models import efficientnet_lite0, lenet5, small_resnet
 from cnnlab.models.efficientnet import preprocess
@@ -33,11 +34,11 @@ def count(model):
 
 def test_freeze_and_unfreeze_count_trainable():
     net = lenet5(variant="modern")
-    assert transfer.count_trainable(net) == count(net) == 62_158
+    assert parameter_count(net, trainable_only=True) == count(net) == 62_158
     transfer.freeze(net)
-    assert transfer.count_trainable(net) == 0
+    assert parameter_count(net, trainable_only=True) == 0
     transfer.unfreeze(net[-1])
-    assert transfer.count_trainable(net) == 84 * 10 + 10
+    assert parameter_count(net, trainable_only=True) == 84 * 10 + 10
 
 
 @pytest.mark.parametrize("make, head_name", [
@@ -61,7 +62,7 @@ def test_replace_head_keeps_the_width_and_changes_the_outputs():
     transfer.freeze(net)
     transfer.replace_head(net, 5)
     assert net.classifier.out_features == 5 and net.classifier.in_features == 1280
-    assert transfer.count_trainable(net) == 1280 * 5 + 5              # the new head learns
+    assert parameter_count(net, trainable_only=True) == 1280 * 5 + 5              # the new head learns
     assert net.eval()(torch.randn(2, 3, 64, 64)).shape == (2, 5)
     with pytest.raises(ValueError, match="at least 1"):
         transfer.replace_head(net, 0)
@@ -70,8 +71,8 @@ def test_replace_head_keeps_the_width_and_changes_the_outputs():
 def test_feature_extractor_trains_only_the_head_and_keeps_the_original(pretrained):
     before = pretrained.classifier.weight.clone()
     fe = transfer.feature_extractor(pretrained, 4)
-    assert transfer.count_trainable(fe) == 1280 * 4 + 4
-    assert transfer.count_trainable(pretrained) == count(pretrained)  # the original is untouched
+    assert parameter_count(fe, trainable_only=True) == 1280 * 4 + 4
+    assert parameter_count(pretrained, trainable_only=True) == count(pretrained)  # the original is untouched
     assert torch.equal(pretrained.classifier.weight, before)
     x = torch.randn(3, 3, 64, 64)
     assert fe.backbone(x).shape == (3, 1280)
@@ -176,80 +177,9 @@ def test_show_heatmap_draws_three_panels_and_resizes():
         show_heatmap(image, np.zeros((1, 7, 7)))
 
 
-# --------------------------------------------------------------------------- the experiment's pieces
-
-def test_texture_patches_are_standardised_and_split_by_half():
-    x, y = transfer.texture_patches(3, "train", size=32)
-    assert x.shape == (3 * len(transfer.TEXTURES), 1, 32, 32) and x.dtype == torch.float32
-    assert y.tolist() == [c for c in range(len(transfer.TEXTURES)) for _ in range(3)]
-    assert torch.allclose(x.mean(dim=(1, 2, 3)), torch.zeros(len(x)), atol=1e-4)
-    assert torch.allclose(x.std(dim=(1, 2, 3), unbiased=False), torch.ones(len(x)), atol=1e-3)
-    again, _ = transfer.texture_patches(3, "train", size=32)
-    test, _ = transfer.texture_patches(3, "test", size=32)
-    assert torch.equal(x, again) and not torch.equal(x, test)
-    with pytest.raises(ValueError, match="'train' or 'test'"):
-        transfer.texture_patches(3, "val")
-
-
-def test_test_patches_come_from_the_bottom_half_only(monkeypatch):
-    # a photo that is flat in its top half and noisy in its bottom half
-    image = np.zeros((128, 128), np.float32)
-    image[64:] = 100 + np.random.default_rng(0).standard_normal((64, 128))
-    monkeypatch.setattr(transfer, "_grey_photo", lambda name: image)
-    test, _ = transfer.texture_patches(20, "test", size=16, names=("fake",))
-    train, _ = transfer.texture_patches(20, "train", size=16, names=("fake",))
-    assert (test.std(dim=(1, 2, 3)) > 0.5).all()            # noise, standardised to std 1
-    assert (train.abs().amax(dim=(1, 2, 3)) < 1e-3).all()   # flat zeros stay zeros
-
-
-def test_few_labels_draws_per_class_without_repeats():
-    y = torch.tensor([0, 1, 2] * 10)
-    idx = transfer.few_labels(y, 4, seed=1)
-    assert len(idx) == 12 and len(set(idx.tolist())) == 12
-    assert torch.bincount(y[idx]).tolist() == [4, 4, 4]
-    assert torch.equal(idx, transfer.few_labels(y, 4, seed=1))
-    with pytest.raises(ValueError, match="fewer than 11"):
-        transfer.few_labels(y, 11)
-
-
 def test_grey_to_rgb_matches_the_pretrained_normalisation():
     x = torch.randn(2, 1, 28, 28)
     out = transfer.GreyToRGB(size=64)(x)
     assert out.shape == (2, 3, 64, 64)
     assert torch.equal(out[:, 0], out[:, 2])
     assert torch.equal(transfer.GreyToRGB()(x)[:, 1:2], 0.5 * x)
-
-
-def test_learning_curve_runs_every_method_on_a_tiny_budget():
-    x, y = transfer.texture_patches(6, "train", size=32, names=("brick", "grass"))
-    xt, yt = transfer.texture_patches(4, "test", size=32, names=("brick", "grass"))
-    tiny = lambda k: nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, k))         # noqa: E731
-    pre = lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # noqa: E731
-                                nn.Linear(4, 9))
-    task = transfer.TransferTask("tiny", x, y, xt, yt, 2, scratch=tiny, pretrained=pre)
-    budget = transfer.Budget(scratch_steps=2, finetune_steps=2, head_steps=2, batch_size=4)
-    results = transfer.learning_curve(task, (1, 3), seeds=(0, 1), budget=budget, progress=False)
-    assert set(results) == set(transfer.METHODS)
-    for by_n in results.values():
-        assert set(by_n) == {1, 3} and all(len(a) == 2 and all(0 <= v <= 1 for v in a) for a in by_n.values())
-    summary = transfer.summarize(results)
-    assert summary["scratch"][3][0] == pytest.approx(np.mean(results["scratch"][3]))
-    fig = transfer.plot_learning_curves(results, "tiny")
-    assert len(fig.axes[0].lines) > 0
-    plt.close(fig)
-    with pytest.raises(ValueError, match="unknown methods"):
-        transfer.learning_curve(task, methods=("magic",))
-
-
-def test_pretrained_features_are_the_frozen_backbone_outputs():
-    # training the head on stored features is the same as training a FeatureExtractor end to end
-    x, y = transfer.texture_patches(4, "train", size=16, names=("brick", "grass"))
-    pre = lambda: nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # noqa: E731
-                                nn.Linear(3, 5))
-    task = transfer.TransferTask("t", x, y, x, y, 2, scratch=None, pretrained=pre)
-    torch.manual_seed(0)
-    f_pool, f_test = transfer.pretrained_features(task)
-    torch.manual_seed(0)
-    backbone = pre()[:-1]                                     # the same network without its head
-    assert f_pool.shape == f_test.shape == (8, 3)
-    assert torch.allclose(f_pool, backbone(x), atol=1e-6)

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from cnnlab.checks import Exercise
-from cnnlab.experiments import fill_deterministic, parameter_count, shift_images, weighted_layer_shapes
+from cnnlab.common import fill_deterministic, parameter_count, weighted_layer_shapes
+from cnnlab.experiments.ch04 import shift_images
 
 LENET_INPUT = 28          # Fashion-MNIST images; padding 2 in the first conv gives LeNet's 32×32 view
 
@@ -29,7 +30,7 @@ def probe_network(size: int, seed: int = 0):
         shapes = weighted_layer_shapes(net, x)
         with torch.no_grad():
             out = net(x)
-        return (np.int64(parameter_count(net)), np.array(out.shape),
+        return (np.int64(parameter_count(net, trainable_only=True)), np.array(out.shape),
                 tuple(np.array(shape) for shape in shapes), out.numpy())
     return probe
 

@@ -61,10 +61,11 @@ def _count_cases(rng):
 
 
 def _count_ref(stages, widths, in_channels, num_classes):
-    from cnnlab.experiments import parameter_count
+    from cnnlab.common import parameter_count
     from cnnlab.models.resnet import BasicBlock, resnet
 
-    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths))))
+    return np.int64(parameter_count(resnet(list(stages), BasicBlock, num_classes, in_channels, list(widths)),
+                                    trainable_only=True))
 
 
 def _count_by_formula(stages, widths, in_channels, num_classes, projection_bn=True, project_on_stride=True,

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from cnnlab.checks import Exercise
+from cnnlab.common import parameter_count
 
 HEAD_IN = 1280                  # features EfficientNet-Lite0's classifier reads
 PROBE_INPUT = 32                # a small image is enough to check the output shape
@@ -43,8 +44,8 @@ def _head_probe(model, case):
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, PROBE_INPUT, PROBE_INPUT))).float()
     with torch.no_grad():
         out = model.eval()(x)
-    return (np.int64(sum(p.numel() for p in params if p.requires_grad)),
-            np.int64(sum(p.numel() for p in params)), np.array(out.shape),
+    return (np.int64(parameter_count(params, trainable_only=True)),
+            np.int64(parameter_count(params)), np.array(out.shape),
             np.array([p.requires_grad for p in params]))
 
 
@@ -82,17 +83,17 @@ def _trainable_with(frozen_stages, num_classes, **slip) -> int:
     for part in _frozen_parts(model, frozen_stages, **slip):
         for p in part.parameters():
             p.requires_grad_(False)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return parameter_count(model, trainable_only=True)
 
 
 def _count_ref(frozen_stages, num_classes):
-    from cnnlab.transfer import count_trainable, freeze
+    from cnnlab.transfer import freeze
 
     model = _model(num_classes)
     freeze(model.features.stem)
     for i in range(1, frozen_stages + 1):
         freeze(getattr(model.features, f"stage{i}"))
-    return np.int64(count_trainable(model))
+    return np.int64(parameter_count(model, trainable_only=True))
 
 
 def _count_hint(case, got, expected):
@@ -131,10 +132,10 @@ def _optim_probe(opt, case):
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(f"expected a torch optimizer, got {type(opt).__name__}")
     groups = sorted(opt.param_groups, key=lambda g: g["lr"])
-    distinct = {id(p): p.numel() for g in groups for p in g["params"]}
+    distinct = {id(p): p for g in groups for p in g["params"]}
     return (np.array([g["lr"] for g in groups], dtype=float),
-            np.array([sum(p.numel() for p in g["params"]) for g in groups]),
-            np.int64(sum(distinct.values())))
+            np.array([parameter_count(g["params"]) for g in groups]),
+            np.int64(parameter_count(distinct.values())))
 
 
 def _optim_hint(case, got, expected):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from cnnlab.checks import Exercise
-from cnnlab.experiments import fill_deterministic, parameter_count
+from cnnlab.common import fill_deterministic, parameter_count
 
 PROBE_SIZE = (5, 7)       # a non-square input, so that a wrong padding cannot hide
 INCEPTION_KEYS = ("in_channels", "c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj")
@@ -46,7 +46,7 @@ def _probe_block(block, case):
     fill_deterministic(block, seed=8).eval()
     with torch.no_grad():
         out = block(x)                                                       # (2, F, 5, 7)
-    return np.int64(parameter_count(block)), np.array(out.shape), out.numpy()
+    return np.int64(parameter_count(block, trainable_only=True)), np.array(out.shape), out.numpy()
 
 
 def _unit_params(c_in: int, c_out: int, k: int, bias: bool, norm: bool) -> int:

@@ -3,8 +3,12 @@
 - images: image grids, kernels, feature maps, the conv sliding window (lessons 00-03)
 - training: learning curves, confusion matrix, misclassified examples (lessons 04-08)
 - attribution: saliency and Grad-CAM (lesson 07)
+- transfer: learning curves and example patches of lesson 07's experiment
+- architectures: lesson 08's accuracy-against-cost and cost-split charts, the Inception diagram
 """
 
 from .images import *  # noqa: F401,F403  (lessons 01-03)
 from .training import *  # noqa: F401,F403  (lessons 04-08)
 from .attribution import *  # noqa: F401,F403  (lesson 07)
+from .transfer import *  # noqa: F401,F403  (lesson 07)
+from .architectures import *  # noqa: F401,F403  (lesson 08)

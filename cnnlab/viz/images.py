@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from cnnlab import layers, shapes
+from cnnlab.common import evaluating
 
 # --------------------------------------------------------------------------- worked examples
 
@@ -349,7 +350,7 @@ def feature_maps(model, x, kinds: tuple[type, ...] | None = None) -> dict[str, n
                if isinstance(m, kinds)]
     device = next(model.parameters(), torch.empty(0)).device
     try:
-        with shapes.evaluating(model), torch.no_grad():
+        with evaluating(model), torch.no_grad():
             model(x.to(device))
     finally:
         for handle in handles:
