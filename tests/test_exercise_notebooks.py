@@ -25,7 +25,7 @@ def cells(folder: str, name: str):
 
 
 def test_every_lesson_with_a_solution_notebook_has_exercises():
-    assert CHAPTERS == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    assert CHAPTERS == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
