@@ -1,7 +1,9 @@
-"""LeNet-5, VGG and ResNet: parameter counts of the published layouts, shapes, block structure."""
+"""LeNet-5, VGG and ResNet: parameter counts of the published layouts, shapes, block structure;
+lesson 09's segmentation, detection, spectrogram and global-pooling networks."""
 
 import inspect
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -211,3 +213,94 @@ def test_resnet_checks_its_arguments():
         resnet("resnet19")
     with pytest.raises(ValueError, match="stem"):
         resnet([1], widths=(8,), stem="tiny")
+
+
+# --------------------------------------------------------------------------- lesson 09 networks
+
+from cnnlab.models import Detections, detect, detection_loss, global_pool_cnn, small_unet, spectrogram_cnn, tiny_ssd
+
+
+def test_small_unet_labels_every_pixel():
+    net = small_unet().eval()
+    assert net(torch.randn(2, 1, 64, 64)).shape == (2, 11, 64, 64)
+    assert small_unet(num_classes=3, skips=False).eval()(torch.randn(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+    assert not any(isinstance(m, nn.Linear) for m in net.modules())          # fully convolutional
+    ups = [m for m in net.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert ups and all(m.kernel_size == m.stride for m in ups)              # one stamp per pixel
+
+
+def seen_pixels(net: nn.Module, size: int) -> torch.Tensor:
+    """Which input pixels the scores of the centre pixel depend on (a random input, so no ReLU sits at 0)."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, size, size, requires_grad=True)
+    net.eval()(x)[0, 1, size // 2, size // 2].backward()
+    return x.grad[0, 0] != 0
+
+
+def test_small_unet_sees_the_whole_scene_thanks_to_dilation():
+    torch.manual_seed(0)
+    assert seen_pixels(small_unet(), 64).all()                              # every pixel of a 64×64 scene
+    dilated, plain = seen_pixels(small_unet(), 128), seen_pixels(small_unet(dilations=(1, 1)), 128)
+    assert plain.sum() < dilated.sum()                                      # without dilation it sees less
+
+
+def test_tiny_ssd_predicts_per_anchor():
+    net = tiny_ssd().eval()
+    logits, offsets = net(torch.randn(3, 1, 64, 64))
+    assert net.anchors.shape == (8 * 8 * 6, 4)
+    assert logits.shape == (3, 384, 11) and offsets.shape == (3, 384, 4)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        tiny_ssd(image_size=60)
+
+
+def test_detection_loss_mines_three_negatives_per_positive():
+    torch.manual_seed(0)
+    logits, offsets = torch.randn(2, 50, 4), torch.zeros(2, 50, 4)
+    classes = torch.zeros(2, 50, dtype=torch.long)
+    classes[0, [3, 7]] = torch.tensor([1, 2])                                # two objects in image 0, none in 1
+    targets = torch.zeros(2, 50, 4)
+    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), classes.flatten(), reduction="none").view(2, 50)
+    background = ce.masked_fill(classes > 0, -1)
+    expected = (ce[0, [3, 7]].sum() + background[0].topk(6).values.sum() + background[1].topk(3).values.sum()) / 2
+    assert torch.isclose(detection_loss(logits, offsets, classes, targets), expected)
+    targets[0, 3] = torch.tensor([1.0, 0, 0, 0])                             # a box off by one anchor width
+    assert torch.isclose(detection_loss(logits, offsets, classes, targets), expected + 0.5 / 2)
+
+
+def test_detect_decodes_the_confident_anchors():
+    net = tiny_ssd().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()                                                        # features 0: the head says its bias
+        bias = net.head.bias.view(net.per_anchor, 11 + 4)                    # per anchor: 11 scores, 4 offsets
+        bias[:, 0] = 10.0                                                    # every anchor: background …
+        bias[1, 0], bias[1, 4] = 0.0, 10.0                                   # … but the 16×16 one says class 3
+    found = detect(net, torch.zeros(1, 1, 64, 64), score_threshold=0.5)[0]
+    assert isinstance(found, Detections)
+    # the 16×16 anchor of every cell fires; neighbours overlap by IoU 8/24 < 0.45, so all 64 survive NMS
+    assert len(found.boxes) == 64 and set(found.labels.tolist()) == {3}
+    np.testing.assert_allclose(np.sort(found.boxes, axis=0), np.sort(net.anchors[1::6], axis=0), atol=1e-5)
+    np.testing.assert_allclose(found.scores, np.exp(10) / (np.exp(10) + 10), rtol=1e-5)
+
+
+def test_circular_padding_makes_the_global_pool_cnn_shift_invariant():
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 32, 32)
+    shifted = torch.roll(x, shifts=(16, 8), dims=(2, 3))                    # a multiple of the pools' stride 4
+    circular = global_pool_cnn(2, padding_mode="circular").eval()
+    zeros = global_pool_cnn(2, padding_mode="zeros").eval()
+    with torch.no_grad():
+        assert (circular(x) - circular(shifted)).abs().max() < 1e-5
+        assert (zeros(x) - zeros(shifted)).abs().max() > 1e-3
+    assert not any(isinstance(m, nn.Linear) and m.in_features != 64 for m in circular.modules())
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        global_pool_cnn(padding_mode="same")
+
+
+def test_spectrogram_cnn_pools_time_but_not_frequency():
+    net = spectrogram_cnn().eval()
+    assert net(torch.randn(2, 1, 40, 63)).shape == (2, 10)
+    assert net.head[-1].in_features == 64 * 5                               # 5 frequency rows kept apart
+    assert net(torch.randn(2, 1, 40, 95)).shape == (2, 10)                  # any length of time
+    with pytest.raises(ValueError, match="too few"):
+        spectrogram_cnn(n_mels=4)

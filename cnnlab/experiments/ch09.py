@@ -93,7 +93,8 @@ Augment = Callable[[torch.Tensor, tuple[torch.Tensor, ...]], tuple[torch.Tensor,
 
 def train_steps(model: nn.Module, x: torch.Tensor, targets: Sequence[torch.Tensor],
                 loss_fn: Callable[..., torch.Tensor], steps: int, batch_size: int = 32, lr: float = 3e-3,
-                max_seconds: float | None = None, augment: Augment | None = None, seed: int = 0) -> TrainingRun:
+                max_seconds: float | None = None, augment: Augment | None = None, seed: int = 0,
+                amp: bool = True, channels_last: bool = True) -> TrainingRun:
     """Adam with a one-cycle learning rate for ``steps`` mini-batches, or until ``max_seconds``. Lesson 09.
 
     Like ``cnnlab.train.fit``, the schedule follows whichever is further along, the steps or
@@ -109,6 +110,8 @@ def train_steps(model: nn.Module, x: torch.Tensor, targets: Sequence[torch.Tenso
         max_seconds: wall-clock budget.
         augment: ``(x_batch, target_batches) -> (x_batch, target_batches)`` applied to each batch.
         seed: the data order (and the augmentation's coin flips).
+        amp: run the forward pass in bfloat16 (the loss in float32), as ``cnnlab.train.fit`` does.
+        channels_last: NHWC memory layout, faster for convolutions on a CPU.
 
     Returns:
         A ``TrainingRun``.
@@ -121,6 +124,8 @@ def train_steps(model: nn.Module, x: torch.Tensor, targets: Sequence[torch.Tenso
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     run = TrainingRun(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     model.train()
     start, cpu_start = time.perf_counter(), time.process_time()
     order = torch.randperm(len(x), generator=generator)
@@ -138,7 +143,12 @@ def train_steps(model: nn.Module, x: torch.Tensor, targets: Sequence[torch.Tenso
         xb, tb = x[index], tuple(t[index] for t in targets)
         if augment is not None:
             xb, tb = augment(xb, tb)
-        loss = loss_fn(model(xb), *tb)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(xb)
+        out = tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+        loss = loss_fn(out, *tb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

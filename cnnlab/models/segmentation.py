@@ -7,14 +7,14 @@ U-Net, 2015) hand the decoder the encoder's sharper maps of the same size, so th
 does not have to survive the trip through the coarse grid. Dilated convolutions (Yu & Koltun,
 2016) widen the view at the coarsest level without shrinking the grid further.
 
-``SmallUNet`` for 1×64×64 scenes (S = 64, widths a, b, c):
+``SmallUNet`` for 1×S×S scenes (S = 64; widths a, b, c; every conv 3×3 + batch norm + ReLU):
 
-    image ─ conv 3×3 (8, full size) ───────────────────────────────┐ skip: the outline
-      └ conv 3×3 stride 2 (a, S/2) ─ conv 3×3 stride 2 (b, S/4) ─ conv (b) ─┐ skip
-           max pool (S/8) ─ conv (c) ─ conv dilation 2 ─ conv dilation 4     │
-           transposed conv 2×2 stride 2 (b, S/4) ── concatenate ────────────┘
-           conv 3×3 (b) ─ transposed conv 4×4 stride 4 (a, S) ── concatenate ┘
-           conv 1×1 → class scores (num_classes, S)
+    image ─ conv (a, S) ───────────────────────────────────────────────────┐ skip: the outline
+      └ max pool ─ conv (b, S/2) ─ max pool ─ conv (b, S/4) ──────────────┐ │ skip
+          max pool ─ conv (c, S/8) ─ conv dilation 2 ─ conv dilation 4    │ │
+          transposed conv 2×2 stride 2 (b, S/4) ─ concatenate ────────────┘ │
+          conv (b) ─ transposed conv 4×4 stride 4 (a, S) ─ concatenate ─────┘
+          conv 1×1 → class scores (num_classes, S)
 
 Every transposed convolution has a kernel as large as its stride, so each output pixel gets
 exactly one stamp: no checkerboard (lesson 09 shows why).
@@ -33,44 +33,43 @@ def conv_unit(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> nn.S
 
 
 class SmallUNet(nn.Module):
-    """Encoder (strided convs, dilated context) and decoder (transposed convs) with skip connections. Lesson 09.
+    """Encoder (pools, dilated context) and decoder (transposed convs) with skip connections. Lesson 09.
 
     Args:
         num_classes: classes per pixel (background included).
-        widths: channels (a, b, c) of the three resolutions S/2 … S/8 (see the module docstring).
-        fine: channels of the full-resolution branch.
-        dilations: dilation of the convolutions after the first one at S/8; (1, 1) for none.
+        widths: channels (a, b, c) at full size, at S/2 and S/4, and at S/8 (see the module docstring).
+        dilations: dilations of the convolutions after the first one at S/8; (1, 1) for none.
         skips: with the skip connections (False: a plain encoder–decoder, for comparison).
     """
 
-    def __init__(self, num_classes: int = 11, widths: tuple[int, int, int] = (16, 32, 64), fine: int = 8,
+    def __init__(self, num_classes: int = 11, widths: tuple[int, int, int] = (16, 32, 64),
                  dilations: tuple[int, ...] = (2, 4), skips: bool = True):
         super().__init__()
         a, b, c = widths
         self.skips = skips
-        self.fine = conv_unit(1, fine)                                             # (N, fine, S, S)
-        self.encoder = nn.Sequential(conv_unit(1, a, stride=2), conv_unit(a, b, stride=2), conv_unit(b, b))
+        self.stem = conv_unit(1, a)                                                  # (N, a, S, S)
+        self.encoder = nn.Sequential(nn.MaxPool2d(2), conv_unit(a, b), nn.MaxPool2d(2), conv_unit(b, b))
         self.context = nn.Sequential(nn.MaxPool2d(2), conv_unit(b, c),
                                      *(conv_unit(c, c, dilation=d) for d in dilations))
-        self.up1 = nn.ConvTranspose2d(c, b, kernel_size=2, stride=2)               # S/8 -> S/4
+        self.up1 = nn.ConvTranspose2d(c, b, kernel_size=2, stride=2)                 # S/8 -> S/4
         self.decoder = conv_unit(2 * b if skips else b, b)
         self.up2 = nn.Sequential(nn.ConvTranspose2d(b, a, kernel_size=4, stride=4), nn.ReLU(inplace=True))
-        self.classify = nn.Conv2d(a + fine if skips else a, num_classes, kernel_size=1)
+        self.classify = nn.Conv2d(2 * a if skips else a, num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, 1, S, S), S divisible by 8 -> class scores (N, num_classes, S, S)."""
-        outline = self.fine(x) if self.skips else None                            # (N, fine, S, S)
-        features = self.encoder(x)                                                # (N, b, S/4, S/4)
-        y = self.up1(self.context(features))                                      # (N, b, S/4, S/4)
+        outline = self.stem(x)                                                       # (N, a, S, S)
+        features = self.encoder(outline)                                             # (N, b, S/4, S/4)
+        y = self.up1(self.context(features))                                         # (N, b, S/4, S/4)
         if self.skips:
-            y = torch.cat([y, features], dim=1)                                   # (N, 2b, S/4, S/4)
-        y = self.up2(self.decoder(y))                                             # (N, a, S, S)
+            y = torch.cat([y, features], dim=1)                                      # (N, 2b, S/4, S/4)
+        y = self.up2(self.decoder(y))                                                # (N, a, S, S)
         if self.skips:
-            y = torch.cat([y, outline], dim=1)                                    # (N, a + fine, S, S)
-        return self.classify(y)                                                   # (N, K, S, S)
+            y = torch.cat([y, outline], dim=1)                                       # (N, 2a, S, S)
+        return self.classify(y)                                                      # (N, K, S, S)
 
 
-def small_unet(num_classes: int = 11, widths: tuple[int, int, int] = (16, 32, 64), fine: int = 8,
+def small_unet(num_classes: int = 11, widths: tuple[int, int, int] = (16, 32, 64),
                dilations: tuple[int, ...] = (2, 4), skips: bool = True) -> SmallUNet:
     """A ``SmallUNet`` for 1-channel images whose side is a multiple of 8. Lesson 09."""
-    return SmallUNet(num_classes, widths, fine, dilations, skips)
+    return SmallUNet(num_classes, widths, dilations, skips)
