@@ -126,12 +126,14 @@ class Detections(NamedTuple):
 
 @torch.no_grad()
 def detect(model: TinySSD, images: torch.Tensor, score_threshold: float = 0.05, iou_threshold: float = 0.45,
-           max_detections: int = 100, batch_size: int = 256) -> list[Detections]:
+           max_detections: int = 100, candidates: int = 200, batch_size: int = 256) -> list[Detections]:
     """Boxes, scores and classes for each image: decode every anchor, drop weak scores, NMS per class. Lesson 09.
 
     Every (anchor, class) pair whose softmax probability reaches ``score_threshold`` is a
-    candidate box of that class; non-maximum suppression then keeps one box per object and
-    class, and the ``max_detections`` best remain.
+    candidate box of that class, the ``candidates`` most probable of them at most (an
+    untrained network is unsure everywhere, and NMS over thousands of boxes is slow);
+    non-maximum suppression then keeps one box per object and class, and the
+    ``max_detections`` best remain.
 
     Args:
         model: a trained ``TinySSD``.
@@ -139,6 +141,7 @@ def detect(model: TinySSD, images: torch.Tensor, score_threshold: float = 0.05, 
         score_threshold: smallest class probability kept.
         iou_threshold: NMS threshold.
         max_detections: boxes kept per image.
+        candidates: (anchor, class) pairs considered per image before NMS.
         batch_size: images per forward pass.
 
     Returns:
@@ -153,7 +156,9 @@ def detect(model: TinySSD, images: torch.Tensor, score_threshold: float = 0.05, 
         probs = logits.softmax(dim=-1)[..., 1:].cpu().numpy()             # (n, P, K): no background
         offsets = offsets.cpu().numpy()                                    # (n, P, 4)
         for p, t in zip(probs, offsets):
-            anchor, cls = np.nonzero(p >= score_threshold)                 # candidate (anchor, class) pairs
+            best = np.argsort(-p, axis=None, kind="stable")[:candidates]    # the most probable (anchor, class) pairs
+            best = best[p.ravel()[best] >= score_threshold]
+            anchor, cls = np.unravel_index(best, p.shape)
             boxes = decode_boxes(t[anchor], model.anchors[anchor])
             scores = p[anchor, cls]
             keep = nms_per_class(boxes, scores, cls, iou_threshold)[:max_detections]
