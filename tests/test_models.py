@@ -304,3 +304,11 @@ def test_spectrogram_cnn_pools_time_but_not_frequency():
     assert net(torch.randn(2, 1, 40, 95)).shape == (2, 10)                  # any length of time
     with pytest.raises(ValueError, match="too few"):
         spectrogram_cnn(n_mels=4)
+
+
+def test_baselines_of_lesson_04():
+    from cnnlab.models import mlp, softmax_regression
+
+    assert n_params(softmax_regression()) == 7_850
+    assert n_params(mlp()) == 63_610 >= n_params(lenet5())                 # at least LeNet-5's 61,706
+    assert mlp()(torch.randn(2, 1, 28, 28)).shape == softmax_regression()(torch.randn(2, 1, 28, 28)).shape == (2, 10)

@@ -5,6 +5,7 @@ writes ``from cnnlab.models import lenet5, vgg16, resnet18``.
 """
 
 from .lenet import LENET_CONVS, LENET_HIDDEN, lenet5
+from .baselines import mlp, softmax_regression
 from .vgg import VGG, VGG_CONFIGS, small_vgg, vgg, vgg16
 from .resnet import RESNET_STAGES, BasicBlock, Bottleneck, ResNet, resnet, resnet18, resnet34, resnet50, small_resnet
 from .gallery import (INCEPTION_TABLE, CompoundScaling, InceptionBlock, alexnet, compound_scaling,
