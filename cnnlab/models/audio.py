@@ -23,7 +23,7 @@ class SpectrogramCNN(nn.Module):
         dropout: dropout before the last layer.
     """
 
-    def __init__(self, num_classes: int = 10, n_mels: int = 40, widths: tuple[int, ...] = (16, 32, 64),
+    def __init__(self, num_classes: int = 10, n_mels: int = 40, widths: tuple[int, ...] = (8, 16, 32),
                  dropout: float = 0.3):
         super().__init__()
         stages: list[nn.Module] = []
@@ -43,7 +43,7 @@ class SpectrogramCNN(nn.Module):
         return self.head(x)                           # (N, num_classes): which band does
 
 
-def spectrogram_cnn(num_classes: int = 10, n_mels: int = 40, widths: tuple[int, ...] = (16, 32, 64),
+def spectrogram_cnn(num_classes: int = 10, n_mels: int = 40, widths: tuple[int, ...] = (8, 16, 32),
                     dropout: float = 0.3) -> SpectrogramCNN:
     """A ``SpectrogramCNN`` for (N, 1, n_mels, frames) inputs. Lesson 09."""
     return SpectrogramCNN(num_classes, n_mels, widths, dropout)

@@ -74,7 +74,8 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
         axes[1, i].imshow(truth[i], cmap=MASK_COLOURS, vmin=0, vmax=10, interpolation="nearest")
         axes[2, i].imshow(predicted[i], cmap=MASK_COLOURS, vmin=0, vmax=10, interpolation="nearest")
         wrong = (predicted[i] != truth[i]).mean()
-        axes[2, i].set_title(f"{wrong:.1%} of pixels wrong", fontsize=8)
+        axes[2, i].text(0.5, -0.04, f"{wrong:.1%} of pixels wrong", transform=axes[2, i].transAxes, ha="center",
+                        va="top", fontsize=8)
     for row, label in enumerate(["scene", "true mask", "predicted"]):
         axes[row, 0].text(-0.08, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center",
                           ha="right", fontsize=9)
