@@ -156,8 +156,8 @@ plt.show()
 #
 # - the **encoder** halves the size three times (convolutions and max pools) down to an 8×8 grid
 #   whose units see the whole garment;
-# - two **dilated** 3×3 convolutions there (gaps of 2 and 4 cells between the taps) widen that
-#   view further without shrinking the grid;
+# - two **dilated** 3×3 convolutions there (taps 2 and 4 cells apart) widen that view further
+#   without shrinking the grid;
 # - the **decoder** grows the grid back with transposed convolutions (2× and 4×; kernel = stride,
 #   so no checkerboard);
 # - **skip connections** (U-Net, Ronneberger et al. 2015) concatenate the encoder's 16×16 and
@@ -212,10 +212,11 @@ viz.show_segmentation(test_scenes.images, test_scenes.masks, seg.predictions, da
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# The background and the outlines come first; the garment classes take longer, and the ones that
-# lesson 04's classifier confused (shirt, T-shirt, pullover, coat) stay the hardest here too: a
-# segmentation network is a classifier for every pixel. In quick mode the network has trained for
-# a second or two, so expect mostly background; the full run trains for about a minute and a half.
+# A segmentation network is a classifier for every pixel: the background and the outlines are
+# learned first, the garment classes later, and the classes that lesson 04's classifier confused
+# (shirt, T-shirt, pullover, coat) are the hard ones here too. In quick mode the network has
+# trained for about a second, so the numbers and pictures above are only a smoke test; the full
+# run trains for up to a minute and a half (`make bench` trains longer, see the end).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Detection: boxes, IoU, anchors
@@ -379,11 +380,12 @@ viz.plot_shift_curves(shifts, curves, "shift", title="spoken words: accuracy und
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Along time the network shrugs off shifts until the word starts to leave the clip: convolution is
-# equivariant and the average over time forgets *when*. Along frequency, a shift moves every
-# formant to a place that means something else, and the network, built to read frequency
-# positions, loses the word. For data augmentation that means: shift sounds in time freely; shift
-# them in frequency only a little (a slightly higher or lower voice), if at all.
+# What to expect (the contrast is sharp after the full run; quick mode trains two passes only):
+# along time the network shrugs off shifts until the word starts to leave the clip, because
+# convolution is equivariant and the average over time forgets *when*. Along frequency, a shift
+# moves every formant to a place that means something else, and the network, built to read
+# frequency positions, loses the word. For data augmentation that means: shift sounds in time
+# freely; shift them in frequency only a little (a slightly higher or lower voice), if at all.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Where translation invariance breaks
