@@ -111,7 +111,7 @@ Reveal.on("slidechanged", scrollTallSlide);
 
 
 def lesson_notebooks(root: Path | None = None) -> list[Path]:
-    """The lesson notebooks in order: notebooks/00_*.ipynb … 08_*.ipynb."""
+    """The lesson notebooks in order: notebooks/00_*.ipynb … 09_*.ipynb."""
     root = root or Path.cwd()
     found = sorted((root / NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
     if not found:

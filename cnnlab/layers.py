@@ -1,4 +1,4 @@
-"""NumPy reference layers of a CNN, in NCHW layout (lessons 01, 03 and 05).
+"""NumPy reference layers of a CNN, in NCHW layout (lessons 01, 03, 05 and 09).
 
 Every layer is a pair of functions with the same shape:
 
@@ -10,11 +10,11 @@ Every layer is a pair of functions with the same shape:
 Letters: N batch, C channels in, F filters out, H/W input height/width, KH/KW kernel,
 OH/OW output. ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair.
 
-All of them agree with ``torch.nn.functional`` (conv2d, max_pool2d, avg_pool2d with
-``count_include_pad=True``, relu, sigmoid, tanh, linear, batch_norm in training mode,
-dropout given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py``
-checks it on randomly drawn shapes. A bad argument raises a ``ValueError`` that names the
-function and the shapes, before any work is done.
+All of them agree with ``torch.nn.functional`` (conv2d, conv_transpose2d, max_pool2d, avg_pool2d
+with ``count_include_pad=True``, relu, sigmoid, tanh, linear, batch_norm in training mode, dropout
+given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py`` checks it on
+randomly drawn shapes. A bad argument raises a ``ValueError`` that names the function and the
+shapes, before any work is done.
 
 Max-pool ties: when several entries of a window share the maximum, the first one in
 row-major window order (top row first, left to right) is the max, and only it receives the
@@ -28,7 +28,8 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from cnnlab.shapes import IntOrPair, conv_output_size, pool_output_size, positive_int, to_pair
+from cnnlab.shapes import (IntOrPair, conv_output_size, conv_transpose_output_size, pool_output_size,
+                           positive_int, to_pair)
 
 Cache = tuple[Any, ...]
 
@@ -322,6 +323,138 @@ def conv2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndar
     dcols = (w.reshape(F, -1).T @ dout_mat).T                      # (N*OH*OW, C*KH*KW)
     dx = _col2im(dcols, x_shape, win)                              # (N, C, H, W)
     return dx, dw, db
+
+
+# --------------------------------------------------------------------------- transposed convolution
+
+def _check_conv_transpose(func: str, x: Any, w: Any, b: Any, stride: IntOrPair, padding: IntOrPair,
+                          output_padding: IntOrPair, dilation: IntOrPair) -> Window:
+    """All the checks of a transposed convolution's arguments; returns the Window of the
+    convolution it mirrors (a conv over the output with these settings lands on H×W positions)."""
+    _check_array(func, "x", x, 4, "(N, C, H, W)")
+    _check_array(func, "w", w, 4, "(C, F, KH, KW)")
+    shapes = f"(x {x.shape}, w {w.shape})"
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{func}: x has {x.shape[1]} channels but w expects {w.shape[0]}; a transposed "
+                         f"convolution's weight is laid out (C in, F out, KH, KW) {shapes}")
+    _check_array(func, "b", b, 1, "(F,)")
+    if b.shape != (w.shape[1],):
+        raise ValueError(f"{func}: b must have one bias per output channel, shape ({w.shape[1]},), "
+                         f"got {b.shape} (w {w.shape})")
+    (sh, sw) = to_pair(stride, "stride", func)
+    (ph, pw) = to_pair(padding, "padding", func, minimum=0)
+    (dh, dw) = to_pair(dilation, "dilation", func)
+    to_pair(output_padding, "output_padding", func, minimum=0)
+    (kh, kw), (h, wd) = w.shape[2:], x.shape[2:]
+    try:
+        conv_transpose_output_size((h, wd), (kh, kw), (sh, sw), (ph, pw), output_padding, (dh, dw))
+    except ValueError as err:
+        raise ValueError(f"{func}: {str(err).split(': ', 1)[1]} {shapes}") from None
+    return Window(kh, kw, sh, sw, ph, pw, dh, dw, h, wd)
+
+
+def conv_transpose2d_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPair = 1,
+                           padding: IntOrPair = 0, output_padding: IntOrPair = 0,
+                           dilation: IntOrPair = 1) -> np.ndarray:
+    """Transposed convolution with plain loops, written to be read (lesson 09).
+
+    Every input pixel stamps a copy of the kernel, scaled by its value, onto the output; the
+    stamps of neighbouring pixels sit ``stride`` apart and add up where they overlap:
+    ``Y[f, i·s + m·d − p, j·s + n·d − p] += X[c, i, j] · W[c, f, m, n]``, then the bias.
+    It is the gradient of a convolution with respect to its input, run forwards.
+
+    Args:
+        x: images (N, C, H, W).
+        w: kernels (C, F, KH, KW), laid out like ``torch.nn.ConvTranspose2d``'s weight.
+        b: biases (F,).
+        stride: distance between stamps (the upsampling factor), int or (h, w).
+        padding: rows/columns cropped from each side of the result, int or (h, w).
+        output_padding: extra rows/columns at the bottom/right, int or (h, w).
+        dilation: gap between kernel taps, int or (h, w).
+
+    Returns:
+        (N, F, OH, OW) with OH = (H − 1)·s − 2p + d(KH − 1) + output_padding + 1; the same
+        numbers as ``conv_transpose2d_forward``.
+    """
+    win = _check_conv_transpose("conv_transpose2d_naive", x, w, b, stride, padding, output_padding, dilation)
+    (N, C, H, W), F = x.shape, w.shape[1]
+    oh, ow = conv_transpose_output_size((H, W), w.shape[2:], (win.sh, win.sw), (win.ph, win.pw),
+                                        output_padding, (win.dh, win.dw))
+    # stamp onto an output that still has the padding around it, then crop it off
+    full = np.zeros((N, F, oh + 2 * win.ph, ow + 2 * win.pw), dtype=_float_dtype(x, w, b))
+    span_h, span_w = win.dh * (win.kh - 1) + 1, win.dw * (win.kw - 1) + 1
+    for n in range(N):
+        for c in range(C):
+            for i in range(H):
+                for j in range(W):
+                    top, left = i * win.sh, j * win.sw                     # where this pixel's stamp starts
+                    stamp = full[n, :, top:top + span_h:win.dh, left:left + span_w:win.dw]   # (F, KH, KW)
+                    stamp += x[n, c, i, j] * w[c]                          # the kernel, scaled by the pixel
+    out = full[:, :, win.ph:win.ph + oh, win.pw:win.pw + ow]              # (N, F, OH, OW)
+    return out + b[None, :, None, None]
+
+
+def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPair = 1,
+                             padding: IntOrPair = 0, output_padding: IntOrPair = 0,
+                             dilation: IntOrPair = 1) -> tuple[np.ndarray, Cache]:
+    """Transposed convolution ("deconvolution", learnable upsampling), vectorised (lesson 09).
+
+    One matrix product turns each input pixel into its scaled kernel stamp, laid out as the
+    rows of an im2col matrix; ``col2im`` then adds every stamp onto the output, overlaps summed.
+    That is exactly the backward pass of ``conv2d_forward`` with respect to its input, which
+    is why the two share their window geometry: a convolution with the same kernel, stride,
+    padding and dilation maps the output back to the input's size.
+
+    Args:
+        x: images (N, C, H, W).
+        w: kernels (C, F, KH, KW), like ``torch.nn.ConvTranspose2d``'s weight.
+        b: biases (F,).
+        stride: int or (h, w); the upsampling factor.
+        padding: cropped from each side of the result, int or (h, w).
+        output_padding: extra rows/columns at the bottom/right, smaller than the stride or the
+            dilation; int or (h, w).
+        dilation: gap between kernel taps, int or (h, w).
+
+    Returns:
+        out: (N, F, OH, OW) with OH = (H − 1)·s − 2p + d(KH − 1) + output_padding + 1.
+        cache: what ``conv_transpose2d_backward`` needs.
+    """
+    win = _check_conv_transpose("conv_transpose2d_forward", x, w, b, stride, padding, output_padding, dilation)
+    dtype = _float_dtype(x, w, b)
+    x, w, b = x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    (N, C, H, W), F = x.shape, w.shape[1]
+    oh, ow = conv_transpose_output_size((H, W), w.shape[2:], (win.sh, win.sw), (win.ph, win.pw),
+                                        output_padding, (win.dh, win.dw))
+    x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)              # (N*H*W, C)
+    cols = x_mat @ w.reshape(C, -1)                                    # (N*H*W, F*KH*KW): one stamp per pixel
+    out = _col2im(cols, (N, F, oh, ow), win)                           # (N, F, OH, OW), overlaps added
+    out += b[None, :, None, None]
+    return out, (x_mat, w, (N, C, H, W), (oh, ow), win)
+
+
+def conv_transpose2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of a transposed convolution (lesson 09).
+
+    Its forward pass was a convolution's backward pass, so its backward pass is a convolution:
+    im2col gathers, for every input pixel, the KH×KW output gradients its stamp touched; one
+    product with the kernels gives dx, another (summed over every pixel) gives dw.
+
+    Args:
+        dout: upstream gradient (N, F, OH, OW).
+        cache: from ``conv_transpose2d_forward``.
+
+    Returns:
+        dx (N, C, H, W), dw (C, F, KH, KW), db (F,).
+    """
+    x_mat, w, (N, C, H, W), (oh, ow), win = cache
+    F = w.shape[1]
+    _check_dout("conv_transpose2d_backward", dout, (N, F, oh, ow))
+    dout = dout.astype(w.dtype, copy=False)
+    dcols = _im2col(dout, win)                                         # (N*H*W, F*KH*KW)
+    dx = (dcols @ w.reshape(C, -1).T).reshape(N, H, W, C).transpose(0, 3, 1, 2)   # (N, C, H, W)
+    dw = (x_mat.T @ dcols).reshape(w.shape)                            # (C, F, KH, KW)
+    db = dout.sum(axis=(0, 2, 3))                                      # (F,)
+    return np.ascontiguousarray(dx), dw, db
 
 
 # --------------------------------------------------------------------------- pooling

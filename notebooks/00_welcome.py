@@ -88,6 +88,7 @@ assert inputs == 150_528
 # | 06 ResNet | residual connections and the degradation problem |
 # | 07 transfer learning | reuse an ImageNet network; when it helps and when it does not |
 # | 08 architecture gallery | six landmark networks on one ruler |
+# | 09 beyond classification | segmentation, detection, sound as an image, where translation invariance breaks |
 #
 # Each lesson has **exercises** in `exercises/` with instant **self-checks**: call
 # `check(your_function)` and you get a ✓ or a message that says what is wrong.

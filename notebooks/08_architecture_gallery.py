@@ -436,3 +436,6 @@ print("3.", max(shares, key=shares.get), f"({max(shares.values()):.0%} of its pa
 #   about 30 times and the accuracy rose.
 # - CNNs fit data on a grid with local structure; they need data and compute, are hard to interpret,
 #   and see far only through depth, dilation or attention.
+#
+# Next: **09 · Beyond classification and beyond photos**, a label for every pixel, a box for every
+# object, and sound as an image.

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # test_mistakes) mark each case with its exercise's lesson.
 LESSONS: dict[str, tuple[str, ...]] = {
     "data": ("00", "04"),
-    "layers": ("01", "03", "05"),
+    "layers": ("01", "03", "05", "09"),
     "checks_ch01": ("01",),
     "widgets": ("01", "02", "04"),
     "shapes": ("02",),
@@ -58,6 +58,18 @@ LESSONS: dict[str, tuple[str, ...]] = {
     "models_inception": ("08",),
     "experiments_ch08": ("08",),
     "checks_ch08": ("08",),
+    "models_baselines": ("04",),
+    "viz": ("04", "09"),
+    "boxes": ("09",),
+    "segmentation": ("09",),
+    "audio": ("09",),
+    "models_segmentation": ("09",),
+    "models_detection": ("09",),
+    "models_audio": ("09",),
+    "models_global_pool": ("09",),
+    "experiments_ch09": ("09",),
+    "checks_ch09": ("09",),
+    "bench_lesson09": ("09",),
 }
 
 

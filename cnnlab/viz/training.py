@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .images import MAX_WIDTH
 
-__all__ = ["plot_history", "confusion_matrix", "plot_confusion_matrix", "show_misclassified", "plot_filters"]
+__all__ = ["plot_history", "plot_bias_variance", "confusion_matrix", "plot_confusion_matrix", "show_misclassified", "plot_filters"]
 
 
 def _numpy(a) -> np.ndarray:
@@ -186,5 +186,30 @@ def plot_filters(weight, ncols: int = 8, title: str = "") -> Figure:
             ax.imshow(w[f, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(str(f), fontsize=8)
     fig.suptitle(title or f"{filters} filters of {w.shape[2]}×{w.shape[3]}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bias_variance(runs, title: str = "") -> Figure:
+    """Train (dashed) and test (solid) accuracy against the training-set size, one colour per model. Lesson 04.
+
+    Args:
+        runs: ``cnnlab.experiments.ch04.SizeRun`` rows (model, n, train_acc, test_acc).
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    models = list(dict.fromkeys(r.model for r in runs))
+    for colour, model in zip(colours, models):
+        rows = sorted((r for r in runs if r.model == model), key=lambda r: r.n)
+        sizes = [r.n for r in rows]
+        ax.plot(sizes, [r.train_acc for r in rows], "o--", color=colour, label=f"{model}: train")
+        ax.plot(sizes, [r.test_acc for r in rows], "s-", color=colour, label=f"{model}: test")
+    sizes = sorted({r.n for r in runs})
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.minorticks_off()
+    ax.set(xlabel="training images", ylabel="accuracy", title=title or "train (dashed) and test (solid) accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=len(models))
     fig.tight_layout()
     return fig
