@@ -434,6 +434,49 @@ def _compound_multipliers(case, answer):
         assert int(resolution) == 258                                # 224 · 1.15 = 257.6
 
 
+def _xywh(boxes) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=float)
+    return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+
+def _coco_iou(a, b) -> np.ndarray:
+    """IoU of every box of ``a`` with every box of ``b`` as pycocotools computes it (boxes as x, y, w, h)."""
+    from pycocotools import mask
+
+    return np.asarray(mask.iou(_xywh(a).tolist(), _xywh(b).tolist(), [0] * len(b)), dtype=float).reshape(len(a), len(b))
+
+
+def _box_iou(case, answer):
+    _close(answer, _coco_iou(case["a"], case["b"]))
+
+
+def _nms(case, answer):
+    boxes, scores, threshold = case["boxes"], case["scores"], case["iou_threshold"]
+    iou = _coco_iou(boxes, boxes)
+    kept: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda i: (-scores[i], i)):     # best first, ties in order
+        if all(iou[i, j] <= threshold for j in kept):                      # an overlap above the threshold drops it
+            kept.append(i)
+    assert [int(i) for i in answer] == kept
+
+
+def _conv_transpose_output_size(case, answer):
+    n, k, s, p, op, d = (case[key] for key in ("size", "kernel_size", "stride", "padding", "output_padding", "dilation"))
+    out = F.conv_transpose1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p, output_padding=op,
+                             dilation=d)
+    assert int(answer) == out.shape[-1]
+
+
+def _mean_iou(case, answer):
+    pred, target = torch.as_tensor(case["pred"]), torch.as_tensor(case["target"])
+    ious = []
+    for c in range(case["num_classes"]):
+        union = ((pred == c) | (target == c)).sum().item()
+        if union:                                                           # a class seen nowhere does not count
+            ious.append(((pred == c) & (target == c)).sum().item() / union)
+    _close(float(answer), float(np.mean(ious)))
+
+
 ORACLES = {
     "conv2d_single": _conv2d_single, "conv2d_multi": _conv2d_multi, "conv1x1": _conv1x1,
     "output_size": _output_size, "conv_param_count": _conv_param_count,
@@ -451,6 +494,8 @@ ORACLES = {
     "finetune_optimizer": _finetune_optimizer,
     "inception_module": _inception_module, "bottleneck_params": _bottleneck_params,
     "compound_multipliers": _compound_multipliers,
+    "box_iou": _box_iou, "nms": _nms, "conv_transpose_output_size": _conv_transpose_output_size,
+    "mean_iou": _mean_iou,
 }
 
 
