@@ -10,14 +10,15 @@ NumPy only).
 
 Library, by topic (the lessons that teach it):
 
-- ``cnnlab.layers``       NumPy reference layers, forward and backward (01, 03)
+- ``cnnlab.layers``       NumPy reference layers, forward and backward (01, 03, 05)
 - ``cnnlab.gradcheck``    numerical gradients, relative error (03)
 - ``cnnlab.numpy_cnn``    a small CNN in NumPy that learns (03)
 - ``cnnlab.shapes``       output-size, parameter and MAC formulas; ``summary`` of a network (02)
 - ``cnnlab.data``         Fashion-MNIST / MNIST on disk or bundled, downloads, photos (00, 04-07)
 - ``cnnlab.batches``      hold-out split, class-balanced picks, mini-batches (04-07)
 - ``cnnlab.augment``      random shifts and flips of image batches (05)
-- ``cnnlab.optim``        optimizers and learning-rate schedules (04-05)
+- ``cnnlab.optim``        update rules in NumPy (SGD with momentum, Adam, weight decay); torch's
+                          optimizers by name; learning-rate schedules (04-05)
 - ``cnnlab.train``        ``fit`` with its ``FitConfig``, evaluate, predict, seeds, devices, checkpoints (04-07)
 - ``cnnlab.recipes``      the tuned training recipes of ``cnnlab train`` (04-06)
 - ``cnnlab.variants``     train variants of a network under one budget and tabulate them (04-06, 08)

@@ -5,6 +5,10 @@ Each notebook is executed in a fresh kernel, in its own folder, and written to
 ``build/slides/NN_topic.slides.html`` as a reveal.js lecture deck that opens from
 disk without a network: reveal.js and MathJax are copied next to the decks from
 ``cnnlab/vendor/``, and nothing in a deck points to a remote script or stylesheet.
+
+A deck is laid out for a 1280×720 projector (``SLIDE_WIDTH`` × ``SLIDE_HEIGHT``): every
+lesson slide fits without scrolling and code lines of up to 121 characters are not cut
+(tests/test_slides.py measures each slide in Chromium).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ NOTEBOOK_DIR = "notebooks"
 VENDOR_DIR = Path(__file__).parent / "vendor"
 REVEAL_PREFIX = "reveal.js"                         # folder beside the decks, relative
 MATHJAX_SCRIPT = "mathjax/tex-chtml-full.js"        # ditto; finds its fonts beside itself
+SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "[live widget: it appears when the lesson runs in JupyterLab]"
 
@@ -33,8 +38,28 @@ SLIDES_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 
 {%- block html_head_css -%}
 <style type="text/css">
+/* Sizes for a 1280×720 slide: prose a projector shows well, code small enough that a
+   121-character line fits the width (no prompts: the slide needs their room). */
+:root {
+  --jp-content-font-size1: 19px;
+  --jp-ui-font-size1: 17px;
+  --jp-code-font-size: 15px;
+  --jp-code-line-height: 1.3;
+  --jp-cell-prompt-width: 0px;
+}
+.reveal .slides section { padding: 0; }
 /* keep headings as written: "ResNet", "im2col", "3×3" */
 .reveal .slides h1, .reveal .slides h2, .reveal .slides h3, .reveal .slides h4 { text-transform: none; }
+.reveal .slides h1 { font-size: 44px; }
+.reveal .slides h2 { font-size: 34px; margin-bottom: 10px; }
+.reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li { line-height: 1.35; }
+.reveal .jp-RenderedHTMLCommon p { margin-bottom: 0.5em; }
+.reveal .jp-Cell { padding: 2px 0; }
+.reveal div.jp-OutputArea-output > pre { width: 100%; }
+/* tables printed by code (the layer summaries of lessons 02-06) compact enough for a slide, their notes too */
+.reveal .jp-OutputArea-output table { font-size: 14px; }
+.reveal .jp-OutputArea-output td, .reveal .jp-OutputArea-output th { padding: 1px 8px; line-height: 1.25; }
+.reveal .jp-OutputArea-output table + p { font-size: 14px; line-height: 1.3; }
 /* a long code line scrolls sideways instead of running off the slide */
 .reveal .jp-Cell .highlight pre, .reveal .jp-OutputArea-output pre { overflow-x: auto; }
 </style>
@@ -63,12 +88,14 @@ Reveal.initialize({
   progress: true,
   history: true,
   transition: "{{ resources.reveal.transition }}",
-  width: 960,
-  height: 700,
+  slideNumber: "c/t",
+  width: {{ resources.reveal.width }},
+  height: {{ resources.reveal.height }},
+  margin: 0.03,
   plugins: [RevealNotes]
 });
-// A slide taller than the page scrolls with the mouse wheel or trackpad
-// instead of being cut off at the bottom.
+// A slide taller than the page (in a notebook of your own; the lessons' slides all fit)
+// scrolls with the mouse wheel or trackpad instead of being cut off at the bottom.
 function scrollTallSlide() {
   var slide = Reveal.getCurrentSlide(), limit = Reveal.getConfig().height;
   if (slide && slide.scrollHeight > limit) {
@@ -84,7 +111,7 @@ Reveal.on("slidechanged", scrollTallSlide);
 
 
 def lesson_notebooks(root: Path | None = None) -> list[Path]:
-    """The lesson notebooks in order: notebooks/00_*.ipynb … 08_*.ipynb."""
+    """The lesson notebooks in order: notebooks/00_*.ipynb … 09_*.ipynb."""
     root = root or Path.cwd()
     found = sorted((root / NOTEBOOK_DIR).glob("[0-9][0-9]_*.ipynb"))
     if not found:
@@ -114,14 +141,22 @@ def kernel_env(quick: bool) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def execute(path: Path, timeout: int = 1800):
-    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder); return the notebook."""
+def execute(path: Path, timeout: int = 1800, setup: str = ""):
+    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder); return the notebook.
+
+    ``setup`` is code run in the same kernel before the first cell and not kept in the
+    notebook (the tests use it to watch every figure the lesson draws).
+    """
     import nbformat
     from nbconvert.preprocessors import ExecutePreprocessor
 
     nb = nbformat.read(path, as_version=4)
+    if setup:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(
         nb, {"metadata": {"path": str(path.parent)}})
+    if setup:
+        del nb.cells[0]
     return nb
 
 
@@ -166,10 +201,11 @@ def export_slides(notebooks: list[Path] | None = None, out: Path = Path("build/s
         return list(pool.map(lambda path: write_slide_deck(path, out), paths))
 
 
-def write_slide_deck(path: Path, out: Path) -> Path:
-    """Execute one notebook and write ``out/<name>.slides.html`` (assets: ``copy_slide_assets``)."""
+def write_slide_deck(path: Path, out: Path, setup: str = "") -> Path:
+    """Execute one notebook (after ``setup``, see ``execute``) and write ``out/<name>.slides.html``
+    (assets: ``copy_slide_assets``)."""
     target = out / (path.stem + ".slides.html")
-    target.write_text(slides_html(execute(path)), encoding="utf-8")
+    target.write_text(slides_html(execute(path, setup=setup)), encoding="utf-8")
     return target
 
 
@@ -189,22 +225,46 @@ def slides_html(nb) -> str:
         template_file="cnnlab_slides.html.j2",
         reveal_url_prefix=REVEAL_PREFIX,
         reveal_theme="white",      # "simple", the default, imports web fonts
+        reveal_width=str(SLIDE_WIDTH),
+        reveal_height=str(SLIDE_HEIGHT),
         mathjax_url=MATHJAX_SCRIPT,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(static_widgets(nb))
     return body
 
 
+PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
+
+
+def _is_progress_bar(model_id: str, state: dict) -> bool:
+    """Whether the saved widget ``model_id`` is, or holds, a progress bar (a training run's tqdm bar)."""
+    model = state.get(model_id, {})
+    if model.get("model_name") in PROGRESS_MODELS:
+        return True
+    children = model.get("state", {}).get("children", [])
+    return any(_is_progress_bar(str(child).removeprefix("IPY_MODEL_"), state) for child in children)
+
+
 def static_widgets(nb):
-    """Replace each widget output by a one-line note and drop the saved widget state.
+    """Replace each widget output by a one-line note, drop progress bars and the saved widget state.
 
     Rendering widgets without a kernel would need the widget manager from a CDN;
     their plain-text form is either the constructor call or a stale first frame.
+    A progress bar (known from the widget state the run saved) says nothing once the
+    run is over, so it is left out; the table or history printed after it stays.
     """
-    nb.metadata.pop("widgets", None)
+    state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     for cell in nb.cells:
+        kept = []
         for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if WIDGET_VIEW in data:
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view is not None and _is_progress_bar(view.get("model_id", ""), state):
+                continue
+            if view is not None:
                 output["data"] = {"text/plain": WIDGET_NOTE}
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
     return nb

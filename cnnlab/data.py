@@ -1,6 +1,7 @@
 """Data sets for the course: Fashion-MNIST (bundled sample or full), MNIST, real photos.
 
-Taught in lesson 00 (what the data is) and used by lessons 04-08.
+Taught in lesson 00 (what the data is) and used by lessons 04-09; lesson 09 composes scenes of
+Fashion-MNIST items (``make_scenes``) and reads the bundled spoken-word spectrograms.
 
 Where the full Fashion-MNIST comes from, first match wins:
 
@@ -415,6 +416,229 @@ def make_sample(out: Path = SAMPLE_PATH, per_class: dict[str, int] | None = None
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
     return out
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST scenes (lesson 09)
+
+SCENE_CLASSES = ("background",) + FASHION_MNIST_CLASSES
+"""Classes of a scene's mask: 0 is background, 1 + c is Fashion-MNIST class c."""
+
+
+@dataclass
+class Scenes:
+    """Canvases of Fashion-MNIST items with exact boxes, classes and per-pixel masks. Lesson 09.
+
+    Attributes:
+        images: (N, S, S) uint8, items on a black canvas.
+        masks: (N, S, S) uint8, 0 for background and 1 + class where an item is (``SCENE_CLASSES``).
+        boxes: per scene, (K, 4) float64 boxes (x1, y1, x2, y2) in pixels, tight around each
+            item's mask (x2, y2 one past the last column and row).
+        labels: per scene, (K,) int64 Fashion-MNIST classes of the items, in box order.
+        split: "train" or "test", the Fashion-MNIST split the items came from.
+        source: "sample" or "full", the Fashion-MNIST the items came from.
+    """
+
+    images: np.ndarray
+    masks: np.ndarray
+    boxes: list[np.ndarray]
+    labels: list[np.ndarray]
+    split: str
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: slice) -> "Scenes":
+        """The scenes ``index`` selects (a slice or an index array), as ``Scenes``."""
+        picked = np.arange(len(self))[index]
+        return Scenes(self.images[picked], self.masks[picked], [self.boxes[i] for i in picked],
+                      [self.labels[i] for i in picked], self.split, self.source)
+
+    def objects(self) -> int:
+        """How many items all the scenes hold together."""
+        return sum(len(b) for b in self.boxes)
+
+
+def _scene_item(image: np.ndarray, side: int, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 28×28 item resized to side×side (bilinear), and its mask: pixels at least ``threshold``."""
+    from PIL import Image
+
+    resized = np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
+    return resized, resized >= threshold
+
+
+def _place(mask: np.ndarray, taken: np.ndarray, rng: np.random.Generator, gap: int) -> tuple[int, int] | None:
+    """A top-left corner, drawn evenly from all places where the item's tight box, ``gap`` pixels
+    wider, touches no ``taken`` pixel (the boxes already placed); None when there is no such place.
+
+    A summed-area table gives the count of taken pixels under every possible box at once.
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, left = rows[0], cols[0]
+    h, w = rows[-1] + 1 - top + 2 * gap, cols[-1] + 1 - left + 2 * gap     # the box with its margin
+    size = taken.shape[0]
+    table = np.zeros((size + 2 * gap + 1,) * 2, dtype=np.int32)            # a zero row and column first,
+    table[1 + gap:1 + gap + size, 1 + gap:1 + gap + size] = taken          # then the canvas with a margin
+    table = table.cumsum(0).cumsum(1)                                      # taken pixels above-left of each
+    under = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]   # (S − h' + 1, S − w' + 1)
+    free = np.argwhere(under == 0)                                         # where the box's corner may go
+    if len(free) == 0:
+        return None
+    y, x = free[rng.integers(len(free))]
+    return int(y - top), int(x - left)                                     # the item's own corner
+
+
+def make_scenes(n: int, split: str = "train", source: str = "auto", size: int = 64, items: tuple[int, int] = (1, 3),
+                sides: tuple[int, int] = (20, 36), classes: tuple[int, ...] | None = None, seed: int = 0,
+                threshold: int = 32, gap: int = 1) -> Scenes:
+    """Compose ``n`` scenes of real Fashion-MNIST items, with exact boxes, classes and masks. Lesson 09.
+
+    Each scene is a black ``size``×``size`` canvas with ``items`` (a random number between the
+    two bounds) Fashion-MNIST images of ``split``, each resized to a random side in ``sides``
+    and put at a random place. An item's mask is the set of its pixels of brightness
+    ``threshold`` (out of 255) or more; its box is the tightest box around the mask. Items
+    never overlap: their boxes stay ``gap`` pixels apart, each item going to a place drawn
+    evenly from the free ones (an item that finds none is left out, so a crowded scene may hold
+    fewer). So every pixel has exactly one true class, and every box one object.
+
+    Everything follows from ``seed``, ``split`` and the Fashion-MNIST images: the same call
+    gives the same scenes. The items come from the bundled sample or the full set (``source``
+    as in ``load_fashion_mnist``), so "sample" and "full" give different scenes; training
+    scenes are made from the train split and held-out scenes from the test split, so no item
+    is seen in both.
+
+    Args:
+        n: number of scenes.
+        split: "train" or "test".
+        source: "auto", "sample" or "full".
+        size: canvas side in pixels.
+        items: (fewest, most) items per scene.
+        sides: (smallest, largest) side of a resized item in pixels (28 is the original).
+        classes: Fashion-MNIST classes to draw items from (default: all ten).
+        seed: selects everything random.
+        threshold: brightness from which a pixel belongs to its item's mask.
+        gap: pixels kept free between the boxes of two items.
+
+    Returns:
+        ``Scenes``.
+    """
+    _check_split(split)
+    if not 1 <= items[0] <= items[1]:
+        raise ValueError(f"make_scenes: items must be (fewest, most) with 1 <= fewest <= most, got {items}")
+    if not 1 <= sides[0] <= sides[1] <= size:
+        raise ValueError(f"make_scenes: sides must be (smallest, largest) within 1..size={size}, got {sides}")
+    images, labels = load_fashion_mnist(split, source)
+    keep = np.flatnonzero(np.isin(labels, classes)) if classes is not None else np.arange(len(labels))
+    if keep.size == 0:
+        raise ValueError(f"make_scenes: no Fashion-MNIST items of classes {classes}")
+    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    canvases = np.zeros((n, size, size), dtype=np.uint8)
+    masks = np.zeros((n, size, size), dtype=np.uint8)
+    all_boxes, all_labels = [], []
+    for s in range(n):
+        boxes, kinds = [], []
+        taken = np.zeros((size, size), dtype=bool)                   # the boxes placed so far
+        for _ in range(int(rng.integers(items[0], items[1] + 1))):
+            index = int(keep[rng.integers(len(keep))])
+            item, item_mask = _scene_item(images[index], int(rng.integers(sides[0], sides[1] + 1)), threshold)
+            if not item_mask.any():
+                continue
+            spot = _place(item_mask, taken, rng, gap)
+            if spot is None:
+                continue
+            box = _paste(canvases[s], masks[s], item, item_mask, *spot, labels[index] + 1)
+            x1, y1, x2, y2 = (int(v) for v in box)
+            taken[y1:y2, x1:x2] = True
+            boxes.append(box)
+            kinds.append(int(labels[index]))
+        all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, 4))
+        all_labels.append(np.array(kinds, dtype=np.int64))
+    used = "full" if source == "full" or (source == "auto" and find_full("fashion_mnist")) else "sample"
+    return Scenes(canvases, masks, all_boxes, all_labels, split, used)
+
+
+def _paste(canvas: np.ndarray, mask: np.ndarray, item: np.ndarray, item_mask: np.ndarray, y: int, x: int,
+           value: int) -> tuple[float, float, float, float]:
+    """Draw an item with its top-left corner at (y, x) (parts may fall off the canvas); return its tight box."""
+    size, side = canvas.shape[0], item.shape[0]
+    cy1, cy2, cx1, cx2 = max(y, 0), min(y + side, size), max(x, 0), min(x + side, size)
+    part = (slice(cy1 - y, cy2 - y), slice(cx1 - x, cx2 - x))
+    region = (slice(cy1, cy2), slice(cx1, cx2))
+    canvas[region] = np.maximum(canvas[region], item[part])      # faint edges of two items never hide each other
+    mask[region][item_mask[part]] = value
+    rows, cols = np.flatnonzero(item_mask[part].any(axis=1)), np.flatnonzero(item_mask[part].any(axis=0))
+    return (float(cx1 + cols[0]), float(cy1 + rows[0]), float(cx1 + cols[-1] + 1), float(cy1 + rows[-1] + 1))
+
+
+# --------------------------------------------------------------------------- spoken words (lesson 09)
+
+SPOKEN_WORDS_PATH = Path(__file__).parent / "data_files" / "spoken_words.npz"
+
+
+@dataclass
+class SpokenWords:
+    """Mel spectrograms of ten synthesised command words, and how they were made. Lesson 09.
+
+    Attributes:
+        spectrograms: (N, n_mels, frames) float32 in dB below each clip's loudest cell
+            (−80 … 0), low frequencies in row 0.
+        labels: (N,) int64, indices into ``words``.
+        voices: (N,) eSpeak NG voice of each clip, "accent+variant" (e.g. "en-gb+f2").
+        words: the ten words.
+        sample_rate, n_fft, hop, n_mels: the ``cnnlab.audio.mel_spectrogram`` settings.
+        synthesiser: the program and version that spoke the words.
+    """
+
+    spectrograms: np.ndarray
+    labels: np.ndarray
+    voices: np.ndarray
+    words: tuple[str, ...]
+    sample_rate: int
+    n_fft: int
+    hop: int
+    n_mels: int
+    synthesiser: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_spoken_words(split: str = "train") -> SpokenWords:
+    """The bundled spoken-word spectrograms: 800 training clips of 80 voices, 160 test clips of 16 others. Lesson 09.
+
+    Synthetic speech, not recordings: ``scripts/make_spoken_words.py`` had eSpeak NG speak
+    "yes", "no", "up", "down", "left", "right", "on", "off", "stop" and "go" in 96 voices (8
+    English accents × 12 voice variants, each clip at its own speed and pitch) and stored one
+    second of each as a 40-band mel spectrogram (see ``ATTRIBUTION-spoken-words.txt``). The
+    test split holds the two voice variants the training split never hears.
+
+    Args:
+        split: "train" or "test".
+
+    Returns:
+        ``SpokenWords``.
+    """
+    _check_split(split)
+    with np.load(SPOKEN_WORDS_PATH, allow_pickle=False) as archive:
+        keep = archive["test"] if split == "test" else ~archive["test"]
+        sample_rate, n_fft, hop, n_mels, floor_db = archive["settings"]
+        return SpokenWords(
+            spectrograms=archive["spectrograms"][keep].astype(np.float32) + np.float32(floor_db),
+            labels=archive["labels"][keep].astype(np.int64), voices=archive["voices"][keep],
+            words=tuple(str(w) for w in archive["words"]), sample_rate=int(sample_rate), n_fft=int(n_fft),
+            hop=int(hop), n_mels=int(n_mels), synthesiser=str(archive["synthesiser"]))
+
+
+def spoken_word_examples() -> tuple[np.ndarray, np.ndarray]:
+    """One bundled waveform per word (voice "en-us+f1"), to compute a spectrogram from. Lesson 09.
+
+    Returns:
+        waveforms (10, samples) float64 in [−1, 1] at ``SpokenWords.sample_rate``, and the
+        (10,) indices of their stored spectrograms in ``load_spoken_words("train")``.
+    """
+    with np.load(SPOKEN_WORDS_PATH, allow_pickle=False) as archive:
+        train_index = np.cumsum(~archive["test"]) - 1                    # position among the training clips
+        return archive["example_waveforms"] / 32767.0, train_index[archive["example_index"]]
 
 
 # --------------------------------------------------------------------------- torch helpers

@@ -1,4 +1,4 @@
-"""NumPy reference layers of a CNN, in NCHW layout (lessons 01 and 03).
+"""NumPy reference layers of a CNN, in NCHW layout (lessons 01, 03, 05 and 09).
 
 Every layer is a pair of functions with the same shape:
 
@@ -10,10 +10,11 @@ Every layer is a pair of functions with the same shape:
 Letters: N batch, C channels in, F filters out, H/W input height/width, KH/KW kernel,
 OH/OW output. ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair.
 
-All of them agree with ``torch.nn.functional`` (conv2d, max_pool2d, avg_pool2d with
-``count_include_pad=True``, relu, sigmoid, tanh, linear, cross_entropy) on values and
-gradients; ``tests/test_layers.py`` checks it on randomly drawn shapes. A bad argument raises
-a ``ValueError`` that names the function and the shapes, before any work is done.
+All of them agree with ``torch.nn.functional`` (conv2d, conv_transpose2d, max_pool2d, avg_pool2d
+with ``count_include_pad=True``, relu, sigmoid, tanh, linear, batch_norm in training mode, dropout
+given its mask, cross_entropy) on values and gradients; ``tests/test_layers.py`` checks it on
+randomly drawn shapes. A bad argument raises a ``ValueError`` that names the function and the
+shapes, before any work is done.
 
 Max-pool ties: when several entries of a window share the maximum, the first one in
 row-major window order (top row first, left to right) is the max, and only it receives the
@@ -27,7 +28,8 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from cnnlab.shapes import IntOrPair, conv_output_size, pool_output_size, positive_int, to_pair
+from cnnlab.shapes import (IntOrPair, conv_output_size, conv_transpose_output_size, pool_output_size,
+                           positive_int, to_pair)
 
 Cache = tuple[Any, ...]
 
@@ -323,6 +325,138 @@ def conv2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndar
     return dx, dw, db
 
 
+# --------------------------------------------------------------------------- transposed convolution
+
+def _check_conv_transpose(func: str, x: Any, w: Any, b: Any, stride: IntOrPair, padding: IntOrPair,
+                          output_padding: IntOrPair, dilation: IntOrPair) -> Window:
+    """All the checks of a transposed convolution's arguments; returns the Window of the
+    convolution it mirrors (a conv over the output with these settings lands on H×W positions)."""
+    _check_array(func, "x", x, 4, "(N, C, H, W)")
+    _check_array(func, "w", w, 4, "(C, F, KH, KW)")
+    shapes = f"(x {x.shape}, w {w.shape})"
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{func}: x has {x.shape[1]} channels but w expects {w.shape[0]}; a transposed "
+                         f"convolution's weight is laid out (C in, F out, KH, KW) {shapes}")
+    _check_array(func, "b", b, 1, "(F,)")
+    if b.shape != (w.shape[1],):
+        raise ValueError(f"{func}: b must have one bias per output channel, shape ({w.shape[1]},), "
+                         f"got {b.shape} (w {w.shape})")
+    (sh, sw) = to_pair(stride, "stride", func)
+    (ph, pw) = to_pair(padding, "padding", func, minimum=0)
+    (dh, dw) = to_pair(dilation, "dilation", func)
+    to_pair(output_padding, "output_padding", func, minimum=0)
+    (kh, kw), (h, wd) = w.shape[2:], x.shape[2:]
+    try:
+        conv_transpose_output_size((h, wd), (kh, kw), (sh, sw), (ph, pw), output_padding, (dh, dw))
+    except ValueError as err:
+        raise ValueError(f"{func}: {str(err).split(': ', 1)[1]} {shapes}") from None
+    return Window(kh, kw, sh, sw, ph, pw, dh, dw, h, wd)
+
+
+def conv_transpose2d_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPair = 1,
+                           padding: IntOrPair = 0, output_padding: IntOrPair = 0,
+                           dilation: IntOrPair = 1) -> np.ndarray:
+    """Transposed convolution with plain loops, written to be read (lesson 09).
+
+    Every input pixel stamps a copy of the kernel, scaled by its value, onto the output; the
+    stamps of neighbouring pixels sit ``stride`` apart and add up where they overlap:
+    ``Y[f, i·s + m·d − p, j·s + n·d − p] += X[c, i, j] · W[c, f, m, n]``, then the bias.
+    It is the gradient of a convolution with respect to its input, run forwards.
+
+    Args:
+        x: images (N, C, H, W).
+        w: kernels (C, F, KH, KW), laid out like ``torch.nn.ConvTranspose2d``'s weight.
+        b: biases (F,).
+        stride: distance between stamps (the upsampling factor), int or (h, w).
+        padding: rows/columns cropped from each side of the result, int or (h, w).
+        output_padding: extra rows/columns at the bottom/right, int or (h, w).
+        dilation: gap between kernel taps, int or (h, w).
+
+    Returns:
+        (N, F, OH, OW) with OH = (H − 1)·s − 2p + d(KH − 1) + output_padding + 1; the same
+        numbers as ``conv_transpose2d_forward``.
+    """
+    win = _check_conv_transpose("conv_transpose2d_naive", x, w, b, stride, padding, output_padding, dilation)
+    (N, C, H, W), F = x.shape, w.shape[1]
+    oh, ow = conv_transpose_output_size((H, W), w.shape[2:], (win.sh, win.sw), (win.ph, win.pw),
+                                        output_padding, (win.dh, win.dw))
+    # stamp onto an output that still has the padding around it, then crop it off
+    full = np.zeros((N, F, oh + 2 * win.ph, ow + 2 * win.pw), dtype=_float_dtype(x, w, b))
+    span_h, span_w = win.dh * (win.kh - 1) + 1, win.dw * (win.kw - 1) + 1
+    for n in range(N):
+        for c in range(C):
+            for i in range(H):
+                for j in range(W):
+                    top, left = i * win.sh, j * win.sw                     # where this pixel's stamp starts
+                    stamp = full[n, :, top:top + span_h:win.dh, left:left + span_w:win.dw]   # (F, KH, KW)
+                    stamp += x[n, c, i, j] * w[c]                          # the kernel, scaled by the pixel
+    out = full[:, :, win.ph:win.ph + oh, win.pw:win.pw + ow]              # (N, F, OH, OW)
+    return out + b[None, :, None, None]
+
+
+def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: IntOrPair = 1,
+                             padding: IntOrPair = 0, output_padding: IntOrPair = 0,
+                             dilation: IntOrPair = 1) -> tuple[np.ndarray, Cache]:
+    """Transposed convolution ("deconvolution", learnable upsampling), vectorised (lesson 09).
+
+    One matrix product turns each input pixel into its scaled kernel stamp, laid out as the
+    rows of an im2col matrix; ``col2im`` then adds every stamp onto the output, overlaps summed.
+    That is exactly the backward pass of ``conv2d_forward`` with respect to its input, which
+    is why the two share their window geometry: a convolution with the same kernel, stride,
+    padding and dilation maps the output back to the input's size.
+
+    Args:
+        x: images (N, C, H, W).
+        w: kernels (C, F, KH, KW), like ``torch.nn.ConvTranspose2d``'s weight.
+        b: biases (F,).
+        stride: int or (h, w); the upsampling factor.
+        padding: cropped from each side of the result, int or (h, w).
+        output_padding: extra rows/columns at the bottom/right, smaller than the stride or the
+            dilation; int or (h, w).
+        dilation: gap between kernel taps, int or (h, w).
+
+    Returns:
+        out: (N, F, OH, OW) with OH = (H − 1)·s − 2p + d(KH − 1) + output_padding + 1.
+        cache: what ``conv_transpose2d_backward`` needs.
+    """
+    win = _check_conv_transpose("conv_transpose2d_forward", x, w, b, stride, padding, output_padding, dilation)
+    dtype = _float_dtype(x, w, b)
+    x, w, b = x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    (N, C, H, W), F = x.shape, w.shape[1]
+    oh, ow = conv_transpose_output_size((H, W), w.shape[2:], (win.sh, win.sw), (win.ph, win.pw),
+                                        output_padding, (win.dh, win.dw))
+    x_mat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)              # (N*H*W, C)
+    cols = x_mat @ w.reshape(C, -1)                                    # (N*H*W, F*KH*KW): one stamp per pixel
+    out = _col2im(cols, (N, F, oh, ow), win)                           # (N, F, OH, OW), overlaps added
+    out += b[None, :, None, None]
+    return out, (x_mat, w, (N, C, H, W), (oh, ow), win)
+
+
+def conv_transpose2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of a transposed convolution (lesson 09).
+
+    Its forward pass was a convolution's backward pass, so its backward pass is a convolution:
+    im2col gathers, for every input pixel, the KH×KW output gradients its stamp touched; one
+    product with the kernels gives dx, another (summed over every pixel) gives dw.
+
+    Args:
+        dout: upstream gradient (N, F, OH, OW).
+        cache: from ``conv_transpose2d_forward``.
+
+    Returns:
+        dx (N, C, H, W), dw (C, F, KH, KW), db (F,).
+    """
+    x_mat, w, (N, C, H, W), (oh, ow), win = cache
+    F = w.shape[1]
+    _check_dout("conv_transpose2d_backward", dout, (N, F, oh, ow))
+    dout = dout.astype(w.dtype, copy=False)
+    dcols = _im2col(dout, win)                                         # (N*H*W, F*KH*KW)
+    dx = (dcols @ w.reshape(C, -1).T).reshape(N, H, W, C).transpose(0, 3, 1, 2)   # (N, C, H, W)
+    dw = (x_mat.T @ dcols).reshape(w.shape)                            # (C, F, KH, KW)
+    db = dout.sum(axis=(0, 2, 3))                                      # (F,)
+    return np.ascontiguousarray(dx), dw, db
+
+
 # --------------------------------------------------------------------------- pooling
 
 def maxpool2d_forward(x: np.ndarray, kernel_size: IntOrPair, stride: IntOrPair | None = None,
@@ -586,6 +720,116 @@ def flatten_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
     (x_shape,) = cache
     _check_dout("flatten_backward", dout, (x_shape[0], int(np.prod(x_shape[1:]))))
     return dout.reshape(x_shape)
+
+
+# --------------------------------------------------------------------------- normalisation and dropout
+
+def batchnorm2d_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                        eps: float = 1e-5) -> tuple[np.ndarray, Cache]:
+    """Batch norm of feature maps in training mode: one mean and variance per channel (lesson 05).
+
+    Each channel is normalised with the mean and the biased variance of its N·H·W values in
+    this batch, then scaled by γ and shifted by β: ``γ·(x − mean)/√(var + eps) + β``, as
+    ``torch.nn.functional.batch_norm(..., training=True)`` computes it.
+
+    Args:
+        x: feature maps (N, C, H, W).
+        gamma: scales (C,).
+        beta: shifts (C,).
+        eps: added to the variance before the square root; positive.
+
+    Returns:
+        out (N, C, H, W), cache.
+    """
+    func = "batchnorm2d_forward"
+    _check_array(func, "x", x, 4, "(N, C, H, W)")
+    for name, value in (("gamma", gamma), ("beta", beta)):
+        _check_array(func, name, value, 1, "(C,)")
+        if value.shape != (x.shape[1],):
+            raise ValueError(f"{func}: {name} must have one entry per channel, shape ({x.shape[1]},), "
+                             f"got {value.shape} (x {x.shape})")
+    if not eps > 0:
+        raise ValueError(f"{func}: eps must be positive (it keeps the square root away from 0), got {eps}")
+    x = x.astype(_float_dtype(x, gamma, beta), copy=False)
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)                  # (1, C, 1, 1)
+    var = x.var(axis=(0, 2, 3), keepdims=True)                    # (1, C, 1, 1), divides by N·H·W
+    inv_std = 1 / np.sqrt(var + eps)                              # (1, C, 1, 1)
+    x_hat = (x - mean) * inv_std                                  # (N, C, H, W)
+    out = gamma.reshape(1, -1, 1, 1) * x_hat + beta.reshape(1, -1, 1, 1)
+    return out.astype(x.dtype, copy=False), (x_hat, gamma.astype(x.dtype), inv_std)
+
+
+def batchnorm2d_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch norm in training mode, in the simplified closed form (lesson 05).
+
+    The mean and the variance are computed from x, so every value of a channel influences
+    every output of that channel. Collecting the three paths (through x̂ directly, through
+    the mean, through the variance) gives, per channel over its M = N·H·W values,
+    ``dx = γ/σ · (dout − mean(dout) − x̂·mean(dout·x̂))`` with σ = √(var + eps).
+
+    Args:
+        dout: upstream gradient (N, C, H, W).
+        cache: from ``batchnorm2d_forward``.
+
+    Returns:
+        dx (N, C, H, W), dgamma (C,), dbeta (C,).
+    """
+    x_hat, gamma, inv_std = cache
+    _check_dout("batchnorm2d_backward", dout, x_hat.shape)
+    dbeta = dout.sum(axis=(0, 2, 3))                              # (C,)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3))                   # (C,)
+    m = x_hat.size // x_hat.shape[1]                              # N·H·W values per channel
+    mean_dout = (dbeta / m).reshape(1, -1, 1, 1)                  # (1, C, 1, 1)
+    mean_dout_xhat = (dgamma / m).reshape(1, -1, 1, 1)            # (1, C, 1, 1)
+    dx = gamma.reshape(1, -1, 1, 1) * inv_std * (dout - mean_dout - x_hat * mean_dout_xhat)
+    return dx, dgamma, dbeta
+
+
+def dropout_forward(x: np.ndarray, p: float, keep: np.ndarray | None = None,
+                    rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, Cache]:
+    """Inverted dropout in training: zero each value with probability p, scale the rest by 1/(1 − p) (lesson 05).
+
+    Scaling while training keeps the expected output equal to the input, so at test time
+    the layer is the identity. The mask is kept in the cache: the backward pass must zero
+    the same values, not draw new ones.
+
+    Args:
+        x: any shape.
+        p: probability of dropping a value, in [0, 1] (1 drops everything, like torch).
+        keep: boolean mask of x's shape (True = kept); drawn from ``rng`` when None.
+        rng: a NumPy generator or a seed, used only when ``keep`` is None.
+
+    Returns:
+        out (same shape as x), cache.
+    """
+    func = "dropout_forward"
+    _check_array(func, "x", x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"{func}: p is a probability of dropping, in [0, 1], got {p}")
+    if keep is None:
+        keep = np.random.default_rng(rng).random(x.shape) >= p       # each value kept with probability 1 − p
+    elif not isinstance(keep, np.ndarray) or keep.dtype != bool or keep.shape != x.shape:
+        got = f"{keep.dtype} {keep.shape}" if isinstance(keep, np.ndarray) else type(keep).__name__
+        raise ValueError(f"{func}: keep must be a boolean array of x's shape {x.shape}, got {got}")
+    scale = 1 / (1 - p) if p < 1 else 0.0
+    x = x.astype(_float_dtype(x), copy=False)
+    out = np.where(keep, x * scale, 0).astype(x.dtype, copy=False)
+    return out, (keep, scale)
+
+
+def dropout_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
+    """Gradient of inverted dropout: the forward pass's mask and scale, applied to dout (lesson 05).
+
+    Args:
+        dout: same shape as x.
+        cache: from ``dropout_forward``.
+
+    Returns:
+        dx.
+    """
+    keep, scale = cache
+    _check_dout("dropout_backward", dout, keep.shape)
+    return np.where(keep, dout * scale, 0).astype(_float_dtype(dout), copy=False)
 
 
 # --------------------------------------------------------------------------- loss

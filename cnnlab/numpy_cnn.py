@@ -4,7 +4,7 @@
 
 Everything a deep-learning framework does for us is spelled out: the forward pass keeps each
 layer's cache, the backward pass walks the layers in reverse handing each one the gradient of
-the next, and SGD with momentum updates the parameters, stored by name in a plain dict.
+the next, and SGD with momentum (``cnnlab.optim``) updates the parameters, stored by name in a plain dict.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from cnnlab.layers import (conv2d_backward, conv2d_forward, flatten_backward, flatten_forward,
                            linear_backward, linear_forward, maxpool2d_backward, maxpool2d_forward,
                            relu_backward, relu_forward, softmax_cross_entropy)
+from cnnlab.optim import sgd_step
 from cnnlab.shapes import conv_output_size, pool_output_size, positive_int
 
 
@@ -115,15 +116,13 @@ class NumpyCNN:
     def train_step(self, x: np.ndarray, y: np.ndarray, lr: float = 0.01, momentum: float = 0.9) -> float:
         """One step of SGD with momentum on a batch; returns the batch loss before the step.
 
-        Same rule as ``torch.optim.SGD``: ``v ← momentum·v + grad``, then ``p ← p − lr·v``
-        (in place, so ``params`` keeps its arrays).
+        Same rule as ``torch.optim.SGD`` (``cnnlab.optim.sgd_step``): ``v ← momentum·v + grad``,
+        then ``p ← p − lr·v`` (in place, so ``params`` keeps its arrays).
         """
         loss, grads = self.loss(x, y)
         for name, grad in grads.items():
-            v = self.velocity[name]
-            v *= momentum
-            v += grad
-            self.params[name] -= lr * v
+            new, self.velocity[name] = sgd_step(self.params[name], grad, self.velocity[name], lr, momentum)
+            self.params[name][...] = new
         return loss
 
 

@@ -4,6 +4,8 @@ Every formula here is one line of arithmetic that a learner can check by hand:
 
 - output size of a convolution: ``⌊(n + 2p − d(k−1) − 1) / s⌋ + 1``
   (with d = 1 this is the familiar ``⌊(n − k + 2p) / s⌋ + 1``);
+- output size of a transposed convolution: ``(n − 1)·s − 2p + d(k−1) + output_padding + 1``
+  (lesson 09: it undoes the size change of the convolution with the same settings);
 - parameters of a convolution: ``F · (C/groups) · KH · KW + F`` (the ``+ F`` is the bias);
 - parameters of a fully connected layer: ``in · out + out``;
 - multiply-accumulates (MACs) of a convolution, per image: ``OH · OW · F · (C/groups) · KH · KW``.
@@ -170,6 +172,56 @@ def pool_output_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair 
     p = to_pair(padding, "padding", func, minimum=0)
     out = tuple(_pool_axis(func, n[a], k[a], s[a], p[a], d[a], bool(ceil_mode)) for a in (0, 1))
     return _int_or_pair(out, _is_pair(size, kernel_size, stride, padding, dilation))
+
+
+def _conv_transpose_axis(func: str, n: int, k: int, s: int, p: int, op: int, d: int) -> int:
+    """Output length along one axis: (n − 1)·s − 2p + d(k−1) + output_padding + 1."""
+    if op >= s and op >= d:                              # torch's rule
+        raise ValueError(f"{func}: output_padding {op} must be smaller than the stride {s} or the "
+                         f"dilation {d}; it only picks one of the sizes that a stride-{s} conv maps "
+                         "to the same output")
+    out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+    if out < 1:
+        raise ValueError(f"{func}: padding {p} crops more than the {(n - 1) * s + d * (k - 1) + op + 1} "
+                         f"pixels the transposed convolution produces")
+    return out
+
+
+def conv_transpose_output_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair = 1,
+                               padding: IntOrPair = 0, output_padding: IntOrPair = 0,
+                               dilation: IntOrPair = 1) -> IntOrPair:
+    """Spatial output size of a transposed convolution: (n − 1)·s − 2p + d(k−1) + output_padding + 1 (lesson 09).
+
+    A transposed convolution runs a convolution backwards: every input pixel spreads a copy of
+    the kernel onto the output, the copies ``s`` pixels apart. The n copies span
+    (n − 1)·s + d(k−1) + 1 pixels; ``padding`` crops p from each side (it undoes the padding of
+    the convolution it mirrors) and ``output_padding`` adds rows at the bottom and right. A
+    stride-s convolution maps s different input sizes to the same output size; output_padding
+    picks which one comes back. Example: 4 pixels, kernel 4, stride 2, padding 1 gives 8 — the
+    usual ×2 upsampling.
+
+    Args:
+        size: input height/width ``n``, an int or an (h, w) pair.
+        kernel_size: ``k``, int or pair.
+        stride: ``s``, int or pair (the upsampling factor).
+        padding: ``p`` cropped from each side, int or pair.
+        output_padding: extra rows/columns at the bottom/right, smaller than the stride or the
+            dilation; int or pair.
+        dilation: ``d``, gap between kernel taps, int or pair.
+
+    Returns:
+        An int, or an (OH, OW) pair when any argument was a pair.
+
+    Raises:
+        ValueError: bad sizes, output_padding too large, or padding that crops everything.
+    """
+    func = "conv_transpose_output_size"
+    n, k = to_pair(size, "size", func), to_pair(kernel_size, "kernel_size", func)
+    s, d = to_pair(stride, "stride", func), to_pair(dilation, "dilation", func)
+    p = to_pair(padding, "padding", func, minimum=0)
+    op = to_pair(output_padding, "output_padding", func, minimum=0)
+    out = tuple(_conv_transpose_axis(func, n[a], k[a], s[a], p[a], op[a], d[a]) for a in (0, 1))
+    return _int_or_pair(out, _is_pair(size, kernel_size, stride, padding, output_padding, dilation))
 
 
 # --------------------------------------------------------------------------- parameters and MACs

@@ -287,7 +287,7 @@ class FitConfig:
 
 def fit(model: nn.Module, train: Batches, val: Batches | None = None, config: FitConfig | None = None, *,
         params: Params | None = None, device: torch.device | str | None = None, progress: bool = True,
-        live_plot: bool = False, **options) -> History:
+        live_plot: bool = False, desc: str = "fit", **options) -> History:
     """Train ``model`` with cross-entropy and return its per-epoch ``History``. Lesson 04.
 
     Args:
@@ -300,6 +300,7 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, config: Fi
         device: where to train; None picks CUDA > MPS > CPU (``pick_device``).
         progress: show a progress bar (a widget in Jupyter, text in a terminal).
         live_plot: redraw the loss/accuracy curves after every epoch (Jupyter only).
+        desc: the progress bar's label: say what is trained when several runs follow each other.
         **options: fields of ``FitConfig`` that replace the config's, e.g. ``epochs=3, lr=1e-2``.
 
     Returns:
@@ -323,7 +324,7 @@ def fit(model: nn.Module, train: Batches, val: Batches | None = None, config: Fi
     rows_at = {max(1, round(steps_per_epoch * (k + 1) / config.evals_per_epoch)) for k in range(config.evals_per_epoch)}
     history = History()
     live = _live_plot() if live_plot else None
-    bar = tqdm(total=total_steps, desc="fit", unit="batch", disable=not progress)
+    bar = tqdm(total=total_steps, desc=desc, unit="batch", disable=not progress)
 
     start = time.perf_counter()
     step = 0

@@ -98,7 +98,7 @@ def compare_variants(variants: Mapping[str, Builder | tuple[Builder, dict]], tra
         builder, options = spec if isinstance(spec, tuple) else (spec, {})
         set_seed(seed)
         model = builder()
-        history = fit(model, train, val, **{**fit_options, **options})
+        history = fit(model, train, val, **{"desc": name, **fit_options, **options})   # the bar names the variant
         run = VariantRun(name, model, history, parameter_count(model, trainable_only=True))
         if test is not None:
             run.test_loss, run.test_acc = evaluate(model, test)

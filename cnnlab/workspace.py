@@ -53,6 +53,7 @@ START_PAGE = "notebooks/00_welcome.ipynb"    # relative to work/: where `make la
 MANIFEST = ".cnnlab-workspace.json"
 NOTES = "UPDATES.md"
 KEPT_METADATA = ("nbgrader", "slideshow", "tags")   # cell metadata that is part of the content
+SUPPORT = ("notebooks/rise.css",)            # course files the copies need beside them (the slideshow style)
 NOTES_HEADER = """# Course updates
 
 What `make lab` and `make update` did to this workspace, newest last. A notebook you changed
@@ -359,6 +360,10 @@ def refresh(course: Path | None = None) -> list[str]:
     for rel, path in sources.items():
         ws.take(rel, learner_copy(path))
     ws.retire(sources)
+    for rel in SUPPORT:                      # given once; a learner's edits to it are theirs
+        if (course / rel).exists() and not (ws.folder / rel).exists():
+            (ws.folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(course / rel, ws.folder / rel)
     if ws.created:
         lessons = sum(rel.startswith("notebooks/") for rel in sources)
         ws.note(f"created: {FOLDER}/ with your own copies of {lessons} lessons and "

@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -43,6 +47,8 @@ inputs = 224 * 224 * 3
 hidden = 1_000
 weights = inputs * hidden
 print(f"{inputs:,} inputs; {hidden:,} hidden units need {weights:,} weights (about {weights / 1e6:.0f} million)")
+
+# %% slideshow={"slide_type": "skip"}
 assert inputs == 150_528
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -64,8 +70,10 @@ assert inputs == 150_528
 # Convolution plays the part of the simple cells; pooling, of the complex ones.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Ask the room how many weights the fully connected layer needs before showing the cell; most
-# guesses are far too low. The 150 million figure is what motivates the whole course.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Ask the room how many weights the fully connected layer needs before showing the cell; most
+# > guesses are far too low. The 150 million figure is what motivates the whole course.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## How the course works
@@ -80,6 +88,7 @@ assert inputs == 150_528
 # | 06 ResNet | residual connections and the degradation problem |
 # | 07 transfer learning | reuse an ImageNet network; when it helps and when it does not |
 # | 08 architecture gallery | six landmark networks on one ruler |
+# | 09 beyond classification | segmentation, detection, sound as an image, where translation invariance breaks |
 #
 # Each lesson has **exercises** in `exercises/` with instant **self-checks**: call
 # `check(your_function)` and you get a ✓ or a message that says what is wrong.
@@ -130,18 +139,21 @@ images, labels = data.load_fashion_mnist("train", source="sample" if cnnlab.QUIC
 print(images.shape, images.dtype, labels.shape, labels.dtype)
 print("images per class:", np.bincount(labels, minlength=10))
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Four examples of each class:
+
 # %%
 import matplotlib.pyplot as plt
 
 names = data.class_names()
-fig, axes = plt.subplots(4, 10, figsize=(12, 5.4))
+fig, axes = plt.subplots(4, 10, figsize=(9.2, 3.4))
 for c in range(10):
     for row, index in enumerate(np.flatnonzero(labels == c)[:4]):
         ax = axes[row, c]
         ax.imshow(images[index], cmap="gray_r")
         ax.set_xticks([]), ax.set_yticks([])
     axes[0, c].set_title(names[c], fontsize=9)
-fig.suptitle("Four examples of each Fashion-MNIST class")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -151,15 +163,14 @@ plt.show()
 #    a 3×3 convolution kernel need, for the same image?
 # 2. Name one kind of data where a CNN is a poor choice, and say why.
 # 3. Which of the three ideas lets a network recognise a shirt wherever it appears in the picture?
-
-# %%
-pixels = 100 * 100
-print(f"1. {pixels:,} weights for one fully connected unit; 9 for a 3×3 kernel, shared across the image.")
-
-# %% [markdown]
+#
+# <details><summary>Answers</summary>
+#
+# 1. 100 × 100 = 10,000 weights for one fully connected unit; 9 for a 3×3 kernel, shared across the image.
 # 2. Tabular data (columns of a spreadsheet have no neighbours: reordering them changes nothing),
 #    or graphs and sequences without a spatial layout.
 # 3. Parameter sharing: the same kernel is applied at every position.
+# </details>
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

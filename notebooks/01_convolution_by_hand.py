@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -44,6 +48,8 @@ print(f"fully connected: {inputs:,} inputs × 1,000 units = {fc_weights:,} weigh
 per_neuron_fc, per_filter = 100 * 100, 3 * 3
 print(f"100×100 grey image: {per_neuron_fc:,} weights per fully connected unit, "
       f"{per_filter} for a 3×3 filter shared over every position")
+
+# %% slideshow={"slide_type": "skip"}
 assert inputs == 150_528 and round(fc_weights / 1e6) == 151
 assert per_neuron_fc == 10_000 and per_filter == 9
 
@@ -72,16 +78,21 @@ window = x[0:3, 0:3]           # (3, 3)
 products = window * w          # element by element
 print(products)
 print("sum =", products.sum())
+
+# %% slideshow={"slide_type": "skip"}
 assert products.sum() == -6    # (1 + 6 + 1) − (3 + 8 + 3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The same step as a picture: the window on the input, the kernel, the products, and the
-# output cell being filled. Below it, the interactive version: drag the slider to move the
-# window (it needs a running kernel; in an exported page only the picture shows).
+# The same step as a picture: the window on the input (larger numbers are brighter), the
+# kernel, the products, and the output cell being filled.
 
 # %%
 viz.plot_conv_step(x, w, 0, 0)
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The interactive version: drag the slider to move the window (it needs a running kernel; in
+# an exported page only the picture above shows).
 
 # %%
 widgets.conv_stepper(x, w)
@@ -104,6 +115,8 @@ def conv_single(x, w):
 
 y = conv_single(x, w)
 print(y)
+
+# %% slideshow={"slide_type": "skip"}
 assert y[0, 0] == -6 and y.shape == (3, 3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -112,16 +125,19 @@ assert y[0, 0] == -6 and y.shape == (3, 3)
 
 # %%
 y_package = layers.conv2d_naive(x[None, None], w[None, None], np.zeros(1))[0, 0]   # (3, 3)
-assert np.array_equal(y, y_package)
+print("the same as our loop:", np.array_equal(y, y_package))
 viz.plot_conv_result(x, w, y, "the first example")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "skip"}
+assert np.array_equal(y, y_package)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Columns 0 and 1 of the output are −6 everywhere: along each image row the values grow
 # from left to right there, so "left minus right" is negative. Output column 2 covers image
-# columns 2–4, where the rows `6 7 8 9 0` drop from 9 to 0: now the right side is darker and
-# the sign flips, most strongly (14) in the middle row, whose window holds two such rows.
-# The kernel has found where the vertical pattern changes.
+# columns 2–4, where the rows `6 7 8 9 0` drop from 9 to 0: now the right side is darker
+# (the black 0s in the picture) and the sign flips, most strongly (14) in the middle row,
+# whose window holds two such rows. The kernel has found where the vertical pattern changes.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A second example
@@ -133,6 +149,8 @@ plt.show()
 x2 = viz.EXAMPLE_IMAGE_2
 y2 = conv_single(x2, w)
 print(y2)
+
+# %% slideshow={"slide_type": "skip"}
 assert y2.shape == (3, 3)
 assert np.array_equal(y2, [[-1, -5, -3], [-5, -7, 1], [-5, -2, 6]])
 assert np.array_equal(y2, layers.conv2d_naive(x2[None, None], w[None, None], np.zeros(1))[0, 0])
@@ -150,13 +168,19 @@ assert np.array_equal(y2, layers.conv2d_naive(x2[None, None], w[None, None], np.
 w_flipped = w[::-1, ::-1]                          # rotate 180°: rows (−1 0 1)
 true_convolution = conv_single(x, w_flipped)
 print("cross-correlation Y[0, 0] =", y[0, 0], "   true convolution Y[0, 0] =", true_convolution[0, 0])
-assert np.array_equal(true_convolution, -y)        # this kernel only changes sign when flipped
+print("flipping this kernel only changes the sign:", np.array_equal(true_convolution, -y))
+
+# %% slideshow={"slide_type": "skip"}
+assert np.array_equal(true_convolution, -y)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # PyTorch's `conv2d` does not flip: it gives exactly our cross-correlation.
 
 # %%
 torch_y = torch.nn.functional.conv2d(torch.tensor(x)[None, None], torch.tensor(w)[None, None])
+print("torch equals our cross-correlation:", np.array_equal(torch_y[0, 0].numpy(), y))
+
+# %% slideshow={"slide_type": "skip"}
 assert np.array_equal(torch_y[0, 0].numpy(), y)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -172,15 +196,21 @@ assert np.array_equal(torch_y[0, 0].numpy(), y)
 for stride, padding in [(1, 0), (1, 1), (2, 0), (2, 1)]:
     out = layers.conv2d_naive(x2[None, None], w[None, None], np.zeros(1), stride=stride, padding=padding)
     print(f"stride {stride}, padding {padding}: output {out.shape[2]}×{out.shape[3]}")
+
+# %% slideshow={"slide_type": "skip"}
+for stride, padding in [(1, 0), (1, 1), (2, 0), (2, 1)]:
+    out = layers.conv2d_naive(x2[None, None], w[None, None], np.zeros(1), stride=stride, padding=padding)
     assert out.shape[2:] == ((5 + 2 * padding - 3) // stride + 1,) * 2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Stride 2 with padding 1: the window jumps two cells at a time over the padded image.
-# The stepper takes the same arguments.
 
 # %%
 viz.plot_conv_step(x2, w, 1, 1, stride=2, padding=1)
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The stepper takes the same arguments:
 
 # %%
 widgets.conv_stepper(x2, w, stride=2, padding=1)
@@ -199,8 +229,11 @@ filt = rng.integers(-1, 2, size=(3, 3, 3)).astype(float)      # (C, KH, KW): one
 bias = 0.5
 by_channel = sum(conv_single(rgb[c], filt[c]) for c in range(3)) + bias   # (3, 3)
 package = layers.conv2d_naive(rgb[None], filt[None], np.array([bias]))    # (1, 1, 3, 3)
-assert np.allclose(by_channel, package[0, 0])
 print(by_channel)
+print("conv2d_naive agrees:", np.allclose(by_channel, package[0, 0]))
+
+# %% slideshow={"slide_type": "skip"}
+assert np.allclose(by_channel, package[0, 0])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Several filters
@@ -212,6 +245,8 @@ print(by_channel)
 filters = rng.standard_normal((4, 3, 3, 3))                   # (F, C, KH, KW)
 maps = layers.conv2d_naive(rgb[None], filters, np.zeros(4))   # (1, F, OH, OW)
 print("input", rgb.shape, "→ output", maps.shape[1:], "; weights:", filters.size, "+ 4 biases")
+
+# %% slideshow={"slide_type": "skip"}
 assert maps.shape == (1, 4, 3, 3)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -226,8 +261,10 @@ assert maps.shape == (1, 4, 3, 3)
 mix = rng.standard_normal((2, 3))                                       # (F, C)
 out_1x1 = layers.conv2d_naive(rgb[None], mix[:, :, None, None], np.zeros(2))[0]   # (F, H, W)
 per_pixel = np.einsum("fc,chw->fhw", mix, rgb)                          # the same, pixel by pixel
-assert np.allclose(out_1x1, per_pixel)
 print("pixel (0, 0):", rgb[:, 0, 0], "→", out_1x1[:, 0, 0], "=", mix @ rgb[:, 0, 0])
+
+# %% slideshow={"slide_type": "skip"}
+assert np.allclose(out_1x1, per_pixel)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Kernels on a real photo
@@ -236,6 +273,9 @@ print("pixel (0, 0):", rgb[:, 0, 0], "→", out_1x1[:, 0, 0], "=", mix @ rgb[:, 
 # kernel below was designed by hand: the box blur averages a neighbourhood, sharpen adds
 # the difference from the neighbours back, Sobel kernels respond to vertical or horizontal
 # edges, the Laplacian to edges in any direction. Zero padding keeps the size.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Each panel shows its kernel's nine numbers in the corner:
 
 # %%
 photo = photo_gray("grace_hopper")                  # (600, 512), values in [0, 1]
@@ -250,6 +290,9 @@ plt.show()
 # %%
 viz.plot_kernel_on_photo(photo[::2, ::2], viz.KERNELS["Sobel x (vertical edges)"])
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The kernel editor (it needs a running kernel):
 
 # %%
 widgets.kernel_editor(photo)
@@ -272,7 +315,9 @@ for step in range(400):
     _, grad, _ = layers.conv2d_backward(2 * error[None, None] / error.size, cache)
     velocity = 0.9 * velocity + grad                             # gradient descent with momentum
     kernel -= 0.5 * velocity
-print("learned kernel:\n", kernel[0, 0].round(3))
+print("learned kernel:\n", kernel[0, 0].round(3) + 0.0)        # + 0.0 prints a rounded -0.0001 as 0
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(kernel[0, 0], viz.KERNELS["Sobel x (vertical edges)"], atol=0.05)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -280,7 +325,7 @@ assert np.allclose(kernel[0, 0], viz.KERNELS["Sobel x (vertical edges)"], atol=0
 #
 # Put the six hand-designed kernels into one `torch.nn.Conv2d` layer with six filters,
 # follow it by ReLU and 2×2 max pooling, and run the photo through it. Each filter gives one
-# channel of the output. The grid shows them all; the viewer lets you pick a layer and a channel.
+# channel of the output, named here after its kernel.
 
 # %%
 bank = torch.nn.Conv2d(1, len(viz.KERNELS), kernel_size=3, padding=1, bias=False)
@@ -289,11 +334,14 @@ with torch.no_grad():
 net = torch.nn.Sequential(bank, torch.nn.ReLU(), torch.nn.MaxPool2d(2))
 maps = viz.feature_maps(net, photo[None, None, ::2, ::2])          # name -> (C, H, W)
 first = next(iter(maps))
-viz.plot_feature_maps(maps[first], ncols=6, title=f"{first}: one channel per kernel")
+viz.plot_feature_maps(maps[first], ncols=6, title=f"{first}: one channel per kernel", labels=list(viz.KERNELS))
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The viewer lets you pick a layer (the convolution, the ReLU, the pooling) and a channel:
+
 # %%
-widgets.feature_map_viewer(maps)
+widgets.feature_map_viewer(maps, channel_names=list(viz.KERNELS))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Translation equivariance
@@ -308,8 +356,11 @@ shift = (3, 5)
 moved_then_filtered = viz.filter_image(np.roll(crop, shift, axis=(0, 1)), w)
 filtered_then_moved = np.roll(viz.filter_image(crop, w), shift, axis=(0, 1))
 inner = (slice(10, -10), slice(10, -10))
+print("conv(shift(x)) == shift(conv(x)) away from the borders:",
+      np.allclose(moved_then_filtered[inner], filtered_then_moved[inner]))
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(moved_then_filtered[inner], filtered_then_moved[inner])
-print("conv(shift(x)) == shift(conv(x)) away from the borders")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Pooling adds some invariance
@@ -318,12 +369,15 @@ print("conv(shift(x)) == shift(conv(x)) away from the borders")
 # pooling blocks changes nothing after pooling: the output is **invariant** to it. A larger
 # shift moves the pooled map too. Below, a short vertical bar moves one pixel to the right.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 bar = np.zeros((8, 8))
 bar[2:5, 1] = 1.0                                                   # a vertical bar in column 1
 viz.plot_shift_demo(bar, w, shift=(0, 1), pool=2)
 plt.show()
 
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same in numbers: pool the feature map of the bar, shifted by 1 and by 2 pixels.
 
 # %%
 def pooled(image):
@@ -331,9 +385,13 @@ def pooled(image):
     return layers.maxpool2d_forward(fmap, 2)[0][0, 0]               # (4, 4)
 
 
+print("1-pixel shift, same pooled map:", np.array_equal(pooled(bar), pooled(np.roll(bar, 1, axis=1))))
+print("2-pixel shift, the pooled map moves by one cell:",
+      np.array_equal(np.roll(pooled(bar), 1, axis=1), pooled(np.roll(bar, 2, axis=1))))
+
+# %% slideshow={"slide_type": "skip"}
 assert np.array_equal(pooled(bar), pooled(np.roll(bar, 1, axis=1)))                       # invariant
 assert np.array_equal(np.roll(pooled(bar), 1, axis=1), pooled(np.roll(bar, 2, axis=1)))   # moves by a block
-print("1-pixel shift: same pooled map; 2-pixel shift: the pooled map moves by one cell")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check: our convolution equals PyTorch's
@@ -346,8 +404,10 @@ xb = rng.standard_normal((2, 3, 9, 7))                           # (N, C, H, W)
 wb, bb = rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)   # (F, C, KH, KW), (F,)
 ours = layers.conv2d_naive(xb, wb, bb, stride=2, padding=1)
 theirs = torch.nn.functional.conv2d(torch.tensor(xb), torch.tensor(wb), torch.tensor(bb), stride=2, padding=1)
+print("conv2d_naive == torch.nn.functional.conv2d:", np.allclose(ours, theirs.numpy(), atol=1e-12), ours.shape)
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(ours, theirs.numpy(), atol=1e-12)
-print("conv2d_naive == torch.nn.functional.conv2d:", ours.shape)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check yourself
@@ -367,7 +427,7 @@ print("conv2d_naive == torch.nn.functional.conv2d:", ours.shape)
 # 5. Box blur and sharpen (their numbers sum to 1); Sobel sums to 0.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 assert y[1, 2] == 14
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -384,7 +444,9 @@ assert y[1, 2] == 14
 # Next: lesson 02 turns the counting into formulas (sizes, parameters, receptive fields).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Do the first window on the board before showing the stepper: 1 + 6 + 1 − (3 + 8 + 3) = −6.
-# Then let the class predict Y[0, 2] (it is 4) before moving the slider. In the kernel editor,
-# start from the identity kernel and change only the centre value, then make the kernel sum
-# to 0 and ask why the face disappears but the outlines stay.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Do the first window on the board before showing the stepper: 1 + 6 + 1 − (3 + 8 + 3) = −6.
+# > Then let the class predict Y[0, 2] (it is 4) before moving the slider. In the kernel editor,
+# > start from the identity kernel and change only the centre value, then make the kernel sum
+# > to 0 and ask why the face disappears but the outlines stay.

@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -20,6 +24,7 @@
 # - read layer-by-layer tables of LeNet-5 and VGG-16 and find where VGG's 138 million parameters live.
 
 # %% slideshow={"slide_type": "skip"}
+import dataclasses
 import itertools
 
 import matplotlib.pyplot as plt
@@ -30,8 +35,9 @@ from torch.nn import functional as F
 
 from cnnlab import shapes, viz, widgets
 from cnnlab.models import lenet5, vgg16
+from cnnlab.train import set_seed
 
-torch.manual_seed(0)
+set_seed(0)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Output size of a convolution
@@ -53,6 +59,8 @@ print("28×28, 5×5 kernel:               ", shapes.conv_output_size(28, 5))
 print("32×32, 5×5, stride 1, padding 2: ", shapes.conv_output_size(32, 5, stride=1, padding=2))
 print("224×224, 7×7, stride 2, padding 3:", shapes.conv_output_size(224, 7, stride=2, padding=3))
 print("10×10, 3×3, dilation 2:          ", shapes.conv_output_size(10, 3, dilation=2))
+
+# %% slideshow={"slide_type": "skip"}
 assert shapes.conv_output_size(32, 5, stride=1, padding=2) == 32      # "same" padding
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -64,6 +72,10 @@ assert shapes.conv_output_size(32, 5, stride=1, padding=2) == 32      # "same" p
 # %%
 viz.plot_conv_geometry(32, 5, stride=1, padding=2)
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The shape calculator (it needs a running kernel): move any slider and the picture and the
+# formula follow.
 
 # %%
 widgets.shape_calculator(n=32, k=5, stride=1, padding=2, dilation=1)
@@ -128,6 +140,8 @@ def count(module):
 
 
 print(f"conv 3→64, 3×3:  {shapes.conv_params(3, 64, 3):,}")
+
+# %% slideshow={"slide_type": "skip"}
 assert shapes.conv_params(3, 64, 3) == count(nn.Conv2d(3, 64, 3)) == 1_792
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -145,6 +159,8 @@ buffers = {name: b.numel() for name, b in bn.named_buffers()}
 print(f"linear 25,088→4,096: {shapes.linear_params(25_088, 4_096):,}")
 print(f"batch norm, 64 channels: {shapes.batchnorm_params(64)} parameters; buffers {buffers}")
 print(f"max pool: {count(nn.MaxPool2d(2))} parameters")
+
+# %% slideshow={"slide_type": "skip"}
 assert shapes.linear_params(25_088, 4_096) == count(nn.Linear(25_088, 4_096)) == 102_764_544
 assert shapes.batchnorm_params(64) == count(bn) == 128
 assert buffers["running_mean"] == buffers["running_var"] == 64 and count(nn.MaxPool2d(2)) == 0
@@ -173,6 +189,8 @@ print("parameter formulas agree with torch")
 print(f"fully connected unit, 100×100 image: {shapes.linear_params(100 * 100, 1, bias=False):,} weights")
 print(f"3×3 filter, any image size:          {shapes.conv_params(1, 1, 3, bias=False)} weights")
 print(f"1,000 units on 224×224×3:            {shapes.linear_params(224 * 224 * 3, 1_000, bias=False):,} weights")
+
+# %% slideshow={"slide_type": "skip"}
 assert shapes.linear_params(100 * 100, 1, bias=False) == 10_000
 assert shapes.conv_params(1, 1, 3, bias=False) == 9
 
@@ -190,6 +208,8 @@ assert shapes.conv_params(1, 1, 3, bias=False) == 9
 # %%
 first_conv_macs = shapes.conv_macs(3, 64, 3, 224, padding=1)
 print(f"VGG-16 first conv on 224×224: {first_conv_macs:,} MACs")
+
+# %% slideshow={"slide_type": "skip"}
 assert first_conv_macs == 224 * 224 * 64 * 3 * 3 * 3 == 86_704_128
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -212,8 +232,14 @@ print("MAC formula agrees with torch's output shapes")
 # %%
 for stack in ([(3, 1)], [(3, 1), (3, 1)], [(3, 1), (3, 1), (3, 1)], [(3, 1), (2, 2), (3, 1)]):
     print(f"{stack}: receptive field {shapes.receptive_field(stack)}")
+
+# %% slideshow={"slide_type": "skip"}
 assert shapes.receptive_field([(3, 1), (3, 1)]) == 5
 assert shapes.receptive_field([(3, 1), (3, 1), (3, 1)]) == 7
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Two 3×3 layers, drawn in one dimension: the top cell depends on 3 cells of layer 1, which
+# together depend on 5 input cells.
 
 # %%
 viz.plot_receptive_field([3, 3])
@@ -259,6 +285,8 @@ C = 64
 one_5x5 = shapes.conv_params(C, C, 5, bias=False)
 two_3x3 = 2 * shapes.conv_params(C, C, 3, bias=False)
 print(f"{C} channels: one 5×5 = {one_5x5:,} weights, two 3×3 = {two_3x3:,} ({1 - two_3x3 / one_5x5:.0%} fewer)")
+
+# %% slideshow={"slide_type": "skip"}
 assert (shapes.conv_params(1, 1, 5, bias=False), 2 * shapes.conv_params(1, 1, 3, bias=False)) == (25, 18)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -270,20 +298,23 @@ assert (shapes.conv_params(1, 1, 5, bias=False), 2 * shapes.conv_params(1, 1, 3,
 
 # %%
 lenet_table = shapes.summary(lenet5(), (1, 28, 28))
-assert lenet_table.total_params == 61_706
 lenet_table
+
+# %% slideshow={"slide_type": "skip"}
+assert lenet_table.total_params == 61_706
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## VGG-16, layer by layer
 #
-# VGG-16 on a 224×224 RGB image: 13 convolutions and 3 fully connected layers,
-# 138,357,544 parameters and about 15.5 billion MACs per image.
+# VGG-16 on a 224×224 RGB image: 13 convolutions and 3 fully connected layers. The table keeps
+# the 16 layers with weights (ReLU, pooling and dropout have none; `print(vgg_table)` lists all).
 
 # %%
 vgg_table = shapes.summary(vgg16(), (3, 224, 224))
+dataclasses.replace(vgg_table, rows=[row for row in vgg_table.rows if row.params])
+
+# %% slideshow={"slide_type": "skip"}
 assert vgg_table.total_params == 138_357_544
-print(f"{vgg_table.total_params:,} parameters, {vgg_table.total_macs / 1e9:.2f} G MACs per image")
-vgg_table
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## Where VGG-16's parameters live
@@ -300,8 +331,13 @@ conv_macs = sum(row.macs for row in vgg_table.rows if row.kind == "Conv2d")
 print(f"first FC layer: {first_fc.params:,} = {first_fc.params / vgg_table.total_params:.1%} of the parameters")
 print(f"13 conv layers: {conv_params:,} = {conv_params / vgg_table.total_params:.1%} of the parameters, "
       f"{conv_macs / vgg_table.total_macs:.1%} of the MACs")
+
+# %% slideshow={"slide_type": "skip"}
 assert first_fc.params == 25_088 * 4_096 + 4_096 == 102_764_544
 assert round(first_fc.params / vgg_table.total_params, 3) == 0.743
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same split as a picture, layer by layer:
 
 # %%
 viz.plot_parameter_share([f"{row.name} ({row.kind})" for row in rows], [row.params for row in rows],
@@ -326,7 +362,7 @@ plt.show()
 # 5. It connects every one of the 25,088 features (512 maps of 7×7) to each of 4,096 units.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 assert shapes.conv_output_size(64, 3, 2, 1) == 32 and shapes.conv_params(64, 128, 3) == 73_856
 assert shapes.receptive_field([(3, 1), (3, 1), (3, 1), (2, 2), (3, 1)]) == 12
 
@@ -345,7 +381,9 @@ assert shapes.receptive_field([(3, 1), (3, 1), (3, 1), (2, 2), (3, 1)]) == 12
 # Next: lesson 03 computes the gradients of convolution and pooling.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Let the class compute the "same" example (32, 5, 1, 2) before showing the calculator, then
-# ask them to find a setting where the floor matters (e.g. 8, 3, stride 2, padding 1 → 4). For
-# VGG, ask them to guess where most parameters are before showing the bar chart: most guess
-# the convolutions.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Let the class compute the "same" example (32, 5, 1, 2) before showing the calculator, then
+# > ask them to find a setting where the floor matters (e.g. 8, 3, stride 2, padding 1 → 4). For
+# > VGG, ask them to guess where most parameters are before showing the bar chart: most guess
+# > the convolutions.

@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -55,6 +59,8 @@ out, flat_cache = layers.flatten_forward(out)                                  #
 scores, fc_cache = layers.linear_forward(out, p["w2"], p["b2"])                # (16, 10)
 loss, dscores = layers.softmax_cross_entropy(scores, labels)
 print(f"scores {scores.shape}, loss {loss:.3f} (guessing uniformly over 10 classes: ln 10 = {np.log(10):.3f})")
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(scores, net.forward(images)[0])
 assert abs(loss - np.log(10)) < 0.5
 
@@ -82,6 +88,9 @@ print(inspect.getsource(NumpyCNN.loss))
 viz.plot_activations()
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same at three points:
+
 # %%
 z = np.array([[-2.0, 0.5, 3.0]])
 for name in ("relu", "sigmoid", "tanh"):
@@ -107,6 +116,8 @@ dout = rng.integers(-2, 3, size=y.shape).astype(float)
 dx, dw, db = layers.conv2d_backward(dout, cache)
 dw_by_correlation = layers.conv2d_naive(x, dout, np.zeros(1))     # input ⋆ upstream gradient
 print("dW:\n", dw[0, 0], "\ndb:", db)
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(dw, dw_by_correlation) and np.isclose(db[0], dout.sum())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -120,6 +131,9 @@ assert np.allclose(dw, dw_by_correlation) and np.isclose(db[0], dout.sum())
 # %%
 viz.plot_conv_gradient_flow(w[0, 0], dout[0, 0], 1, 1)
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The full convolution with the rotated kernel gives the same dx as the backward pass:
 
 # %%
 rotated = w[:, :, ::-1, ::-1]                                               # rotate 180°
@@ -147,6 +161,9 @@ pool_x = np.array([[1, 0, 2, 1, 0],
 pool_dout = np.array([[1.0, 2.0], [3.0, 4.0]])
 viz.plot_pool_backward(pool_x, pool_dout, kernel_size=3, stride=2, kind="max")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Average pooling over the same windows:
 
 # %%
 viz.plot_pool_backward(pool_x, pool_dout, kernel_size=3, stride=2, kind="avg")
@@ -212,6 +229,8 @@ errors = [
     check_layer("linear", layers.linear_forward, layers.linear_backward,
                 [rng.standard_normal((5, 6)), rng.standard_normal((3, 6)), rng.standard_normal(3)]),
 ]
+
+# %% slideshow={"slide_type": "skip"}
 assert max(errors) < 1e-7
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -226,6 +245,8 @@ net_w1 = net.params["w1"]
 net_numeric = numerical_gradient(lambda a: np.array(net.loss(images[:4], labels[:4])[0]), net_w1, 1.0)
 net_error = rel_error(net_numeric, net.loss(images[:4], labels[:4])[1]["w1"])
 print(f"softmax cross-entropy: {ce_error:.1e}   whole network, conv filters: {net_error:.1e}")
+
+# %% slideshow={"slide_type": "skip"}
 assert ce_error < 1e-7 and net_error < 1e-6
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -269,6 +290,9 @@ print(f"forgot the rotation: {rel_error(forgot_rotation, dx):.1e}   "
 viz.plot_im2col(np.arange(16.0).reshape(4, 4), 2, 2)
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# With a batch, channels and filters, the same product computes the whole layer:
+
 # %%
 xb, wb = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
 cols = layers.im2col(xb, 3, 3)                                   # (2·6·6, 3·3·3) = (72, 27)
@@ -303,6 +327,9 @@ for n in sizes:
 speedup = seconds["loops (conv2d_naive)"][-1] / seconds["im2col (conv2d_forward)"][-1]
 print(f"{sizes[-1]}×{sizes[-1]}: im2col is {speedup:.0f}× faster than the loops")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Time against image size, on a log scale:
+
 # %%
 viz.plot_timing(sizes, seconds, title="conv 3→8 channels, 3×3, batch of 4")
 plt.show()
@@ -321,15 +348,21 @@ model, history = train_numpy_cnn(epochs=1 if quick else 3, limit=3_000 if quick 
 print(f"{len(history['loss'])} steps in {history['seconds']:.1f} s; "
       f"test accuracy {history['test_accuracy'][-1]:.3f} (chance: 0.100)")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The loss of every training step, and its mean over 10 steps:
+
 # %%
 losses = np.array(history["loss"])
 smooth = np.convolve(losses, np.ones(10) / 10, mode="valid")      # mean of 10 steps
+plt.figure(figsize=(7, 3.4))
 plt.plot(losses, alpha=0.3, label="batch loss")
 plt.plot(np.arange(9, len(losses)), smooth, label="mean of 10 steps")
 plt.xlabel("step")
 plt.ylabel("cross-entropy")
 plt.legend()
 plt.show()
+
+# %% slideshow={"slide_type": "skip"}
 assert smooth[-1] < losses[0] and history["test_accuracy"][-1] > 0.5
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -380,7 +413,9 @@ print(f"loss {losses[0]:.2f} at the first step, highest {losses[peak]:.2f} at st
 # Next: lesson 04 trains LeNet with PyTorch.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Derive dW on the board for a 1-D convolution first (three weights, five inputs): each weight
-# appears in three products, so its gradient has three terms. Then show the gradient-flow
-# picture for dX before the rotated-kernel formula. For pooling, ask which element of the 5×5
-# gets gradient from all four windows before showing the figure.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Derive dW on the board for a 1-D convolution first (three weights, five inputs): each weight
+# > appears in three products, so its gradient has three terms. Then show the gradient-flow
+# > picture for dX before the rotated-kernel formula. For pooling, ask which element of the 5×5
+# > gets gradient from all four windows before showing the figure.

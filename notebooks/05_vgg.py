@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -19,6 +23,8 @@
 # - collect the design rules of thumb for your own CNNs.
 
 # %% slideshow={"slide_type": "skip"}
+import dataclasses
+
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -63,6 +69,8 @@ set_seed(0)
 net = alexnet()
 kinds = [type(m).__name__ for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 print(kinds, f"{sum(p.numel() for p in net.parameters()):,} parameters")
+
+# %% slideshow={"slide_type": "skip"}
 assert kinds.count("Conv2d") == 5 and kinds.count("Linear") == 3
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -83,6 +91,8 @@ for name in ["vgg11", "vgg16", "vgg19"]:
     convs = sum(isinstance(item, int) for item in VGG_CONFIGS[name])
     print(f"{name}: {convs} conv + 3 FC = {convs + 3} layers with weights")
 print("vgg16:", VGG_CONFIGS["vgg16"])
+
+# %% slideshow={"slide_type": "skip"}
 assert sum(isinstance(item, int) for item in VGG_CONFIGS["vgg16"]) + 3 == 16
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -95,13 +105,15 @@ assert sum(isinstance(item, int) for item in VGG_CONFIGS["vgg16"]) + 3 == 16
 plot_receptive_field([3, 3, 3])
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 C = 256                                                     # channels in and out
 for n, k in [(2, 5), (3, 7)]:
     stacked = n * conv_params(C, C, 3, bias=False)
     single = conv_params(C, C, k, bias=False)
     print(f"{n} × 3×3: field {receptive_field([(3, 1)] * n)}×{receptive_field([(3, 1)] * n)}, "
           f"{stacked:,} weights ({n * 9}C²)  vs  one {k}×{k}: {single:,} ({k * k}C²)")
+
+# %% slideshow={"slide_type": "skip"}
 assert receptive_field([(3, 1)] * 2) == 5 and receptive_field([(3, 1)] * 3) == 7
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -120,14 +132,16 @@ fc1 = net.classifier[1]
 share = counts[-3] / table.total_params
 print(f"total {table.total_params:,}; conv layers {conv_total:,}; "
       f"first FC ({fc1.in_features:,} → {fc1.out_features:,}) {counts[-3]:,} = {share:.1%}")
+
+# %% slideshow={"slide_type": "skip"}
 assert table.total_params == 138_357_544 and counts[-3] == 102_764_544
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_parameter_share([f"{name} {type(m).__name__}" for name, m in layers], counts,
                      title="VGG-16: parameters per layer")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Three quarters of the parameters (74.3 %) sit in one fully connected layer, while the 13
 # convolutions, which do almost all the computation (about 15.5 billion multiply-accumulates per
 # image), hold only 14.7 million. Later networks (GoogLeNet, ResNet) replace that layer with global
@@ -142,10 +156,12 @@ del net                                                     # 138 M parameters: 
 # ## A small VGG for 28×28 images
 #
 # Three [conv-conv-pool] blocks with 32, 64 and 128 channels take 28×28 down to 3×3; batch norm after
-# each conv; one hidden layer of 256 units with dropout.
+# each conv; one hidden layer of 256 units with dropout. The table keeps the layers with parameters
+# (ReLU, pooling and dropout have none; `print(small_table)` lists every layer).
 
 # %%
-summary(small_vgg(), (1, 28, 28))
+small_table = summary(small_vgg(), (1, 28, 28))
+dataclasses.replace(small_table, rows=[row for row in small_table.rows if row.params])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Regularisation, the toolbox
@@ -171,9 +187,12 @@ mean = x.mean(dim=(0, 2, 3), keepdim=True)                  # (1, C, 1, 1): one 
 var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)    # (1, C, 1, 1)
 x_hat = (x - mean) / torch.sqrt(var + bn.eps)               # (N, C, H, W)
 by_hand = bn.weight.view(1, -1, 1, 1) * x_hat + bn.bias.view(1, -1, 1, 1)
+print("the same as nn.BatchNorm2d:", torch.allclose(bn.train()(x), by_hand, atol=1e-5))
+print("per channel after normalising: mean", x_hat.mean(dim=(0, 2, 3)).numpy().round(4) + 0.0,
+      "variance", x_hat.var(dim=(0, 2, 3), unbiased=False).numpy().round(4))       # + 0.0: no "-0."
+
+# %% slideshow={"slide_type": "skip"}
 assert torch.allclose(bn.train()(x), by_hand, atol=1e-5)
-print("per channel after normalising: mean", x_hat.mean(dim=(0, 2, 3)).numpy().round(4),
-      "variance", x_hat.var(dim=(0, 2, 3), unbiased=False).numpy().round(4))
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # At test time batch norm uses running averages of the mean and variance collected during training,
@@ -195,11 +214,11 @@ runs = compare_variants({
 }, train, val, lr=1e-3, **FAST, **BUDGET)
 runs
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_history(runs.histories(), title=f"small VGG on {len(train.x):,} images")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the table by columns: **train acc − val acc** is the over-fitting gap. What to look for: without
 # dropout the network memorises the small training set sooner and the gap opens wider; without batch
 # norm the first epochs are slower and the curves noisier. On a large data set both effects shrink,
@@ -224,11 +243,11 @@ for name, run in runs.runs.items():
 # not always a digit). For colour photos add **colour jitter** (brightness, contrast, saturation), and
 # often **small rotations** (±15°) and **scaling**.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sample = next(iter(val))[0][:6]
 rows = {"original": sample, "random crop ±2 px": random_crop(sample, 2),
         "horizontal flip": random_hflip(sample, p=1.0), "crop + flip": standard_augment()(sample)}
-fig, axes = plt.subplots(len(rows), 6, figsize=(8, 1.6 * len(rows)))
+fig, axes = plt.subplots(len(rows), 6, figsize=(7.2, 1.15 * len(rows)))
 for r, (title, images) in enumerate(rows.items()):
     for c in range(6):
         axes[r, c].imshow(images[c, 0], cmap="gray_r")
@@ -247,7 +266,7 @@ plot_history(both.histories(), title="augmentation on a small training set")
 plt.show()
 both
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What to look for: with augmentation the training accuracy rises more slowly, since the task got
 # harder, while the validation accuracy keeps up with it, so the gap between them stays small.
 # Augmentation is the cheapest way to get "more data", but it is not free: the network needs epochs
@@ -294,7 +313,7 @@ print(recipe.describe())
 full_train, full_val, full_test = fashion_mnist_batches(SOURCE, batch_size=recipe.batch_size, val_size=VAL)
 set_seed(0)
 model = small_vgg()
-history = recipe.fit(model, full_train, full_val)
+history = recipe.fit(model, full_train, full_val, desc="small-vgg recipe")
 print(history)
 print(f"test accuracy after {history.seconds[-1]:.0f} s of training: {recipe.evaluate(model, full_test)[1]:.3f}")
 
@@ -309,9 +328,11 @@ print(f"test accuracy after {history.seconds[-1]:.0f} s of training: {recipe.eva
 #   augment the data.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# The regularisation experiments train on a few thousand images on purpose: over-fitting must be
-# visible within the lecture. Point at the train/val gap column of the tables rather than at the
-# absolute accuracies, which depend on the budget.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > The regularisation experiments train on a few thousand images on purpose: over-fitting must be
+# > visible within the lecture. Point at the train/val gap column of the tables rather than at the
+# > absolute accuracies, which depend on the budget.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Check yourself
@@ -327,6 +348,8 @@ print(f"1. {conv_params(64, 128, 3):,} + {conv_params(128, 128, 3):,} = {block:,
 assert block == 221_440
 field = receptive_field(vgg_features(VGG_CONFIGS["vgg16"])[0])
 print(f"2. {field} × {field} pixels: nearly the whole 224×224 image")
+
+# %% slideshow={"slide_type": "skip"}
 assert field == 212
 
 # %% [markdown]

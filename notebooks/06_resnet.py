@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -88,8 +92,10 @@ block = BasicBlock(16, 16).eval()
 nn.init.zeros_(block.conv2[1].weight)                       # γ of the last batch norm
 nn.init.zeros_(block.conv2[1].bias)                         # β of the last batch norm
 x = torch.rand(2, 16, 8, 8)                                 # (N, C, H, W), non-negative
+print("F(x) = 0, so the block computes ReLU(0 + x) = x:", torch.equal(block(x), x))
+
+# %% slideshow={"slide_type": "skip"}
 assert torch.equal(block(x), x)
-print("F(x) = 0, so the block computes ReLU(0 + x) = x")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Projection shortcuts
@@ -103,7 +109,11 @@ block = BasicBlock(64, 128, stride=2)
 print(block.shortcut)
 shortcut_params = sum(p.numel() for p in block.shortcut.parameters())
 print(f"projection: {shortcut_params:,} parameters = 64·128 + 2·128")
+
+# %% slideshow={"slide_type": "skip"}
 assert shortcut_params == 64 * 128 + 2 * 128
+
+# %% slideshow={"slide_type": "subslide"}
 summary(block, (64, 56, 56))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -127,11 +137,11 @@ variants = {
 runs = compare_variants(variants, train, val, lr=1e-3, **FAST, **BUDGET)
 runs
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_history(runs.histories(), title="training curves: plain vs residual")
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Compare the **training** losses (solid lines). The degradation problem shows as a deep plain
 # network that learns more slowly than the shallow one, though it has four times the layers; its fix
 # shows as a residual network of the same depth that does not. A quick run trains for seconds, which
@@ -162,6 +172,8 @@ for depth in [8, 20, DEEP, 56]:
         net = small_resnet(depth=depth, widths=widths, shortcut=shortcut)
         layers = gradient_norms(net, x_batch, y_batch)                  # {layer name: norm}
         norms[("residual" if shortcut else "plain", depth)] = [v for k, v in layers.items() if "shortcut" not in k]
+
+# %% slideshow={"slide_type": "subslide"}
 for kind, depth in [("plain", 8), ("plain", DEEP), ("residual", DEEP)]:
     values = norms[(kind, depth)]
     plt.semilogy(range(1, len(values) + 1), values, "o-", markersize=3, label=f"{kind}-{depth}")
@@ -172,7 +184,7 @@ plt.grid(alpha=0.3, which="both")
 plt.legend()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the deep plain network the gradient changes by a large factor from one end to the other: with
 # batch norm it *grows* towards the input; in other set-ups (saturating activations, a poor
 # initialisation) it shrinks instead and vanishes. Either way,
@@ -189,9 +201,11 @@ for depth in [8, 20, DEEP, 56]:
     print(f"depth {depth:2d}: plain {spread[('plain', depth)]:8.1f}×   residual {spread[('residual', depth)]:6.1f}×")
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Stress that the degradation problem is about the *training* curve. Learners often answer
-# "over-fitting" by reflex; ask what over-fitting would look like on the training set. The quick-mode
-# curves are short; the spread table tells the same story at any budget.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Stress that the degradation problem is about the *training* curve. Learners often answer
+# > "over-fitting" by reflex; ask what over-fitting would look like on the training set. The quick-mode
+# > curves are short; the spread table tells the same story at any budget.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## ResNet-18
@@ -208,15 +222,19 @@ print(f"total {table.total_params:,} parameters, {table.total_macs / 1e9:.2f} bi
 for name, count in per_stage.items():
     print(f"  {name}: {count:>10,}")
 print(f"  fc: {sum(p.numel() for p in net.fc.parameters()):>10,}")
+
+# %% slideshow={"slide_type": "skip"}
 assert table.total_params == 11_689_512
 
 # %%
 convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1)]
 print(f"{len(convs)} convs (stem + 16 in blocks) + 1 fully connected = {len(convs) + 1} layers; "
       f"plus {sum(m.kernel_size == (1, 1) for m in net.modules() if isinstance(m, nn.Conv2d))} projections")
+
+# %% slideshow={"slide_type": "skip"}
 assert len(convs) + 1 == 18
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Global average pooling turns 7×7×512 into 512 numbers, so the classifier has 513,000 parameters
 # instead of the 123.6 million in VGG-16's three fully connected layers. Deeper ResNets stack more blocks; from ResNet-50 on, each block is a
 # **bottleneck** (1×1 conv to shrink the channels, 3×3, 1×1 to expand them ×4: three layers per block).
@@ -225,6 +243,8 @@ assert len(convs) + 1 == 18
 for name, layout in RESNET_LAYOUTS.items():
     blocks, per_block = list(layout.stages), layout.block.convs
     print(f"{name:9s} blocks per stage {blocks}: {per_block} · {sum(blocks)} + 2 = {layout.depth} layers")
+
+# %% slideshow={"slide_type": "skip"}
 assert RESNET_LAYOUTS["resnet152"].depth == 3 * sum(RESNET_LAYOUTS["resnet152"].stages) + 2 == 152
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -243,18 +263,18 @@ assert RESNET_LAYOUTS["resnet152"].depth == 3 * sum(RESNET_LAYOUTS["resnet152"].
 # mode: a second and a half) instead of its tuned 295 s; with those 295 s on two idle cores it reached
 # 93.4–93.6 % test accuracy over two seeds (`make bench`, bench/results/models.json).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 recipe = RECIPES["small-resnet"].with_budget(RECIPE_SECONDS)
 print(recipe.describe())
 full_train, full_val, full_test = fashion_mnist_batches(SOURCE, batch_size=recipe.batch_size, val_size=VAL)
 set_seed(0)
 model = recipe.build()
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
-history = recipe.fit(model, full_train, full_val)
+history = recipe.fit(model, full_train, full_val, desc="small-resnet recipe")
 print(history)
 print(f"test accuracy after {history.seconds[-1]:.0f} s of training: {recipe.evaluate(model, full_test)[1]:.3f}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_history(history, title="small ResNet on Fashion-MNIST")
 plt.show()
 
@@ -270,6 +290,8 @@ plt.show()
 # %%
 projection = 128 * 256 + 2 * 256
 print(f"2. 1×1 conv 128·256 = {128 * 256:,}, batch norm 2·256 = 512: {projection:,} in all")
+
+# %% slideshow={"slide_type": "skip"}
 assert projection == sum(p.numel() for p in BasicBlock(128, 256, stride=2).shortcut.parameters())
 
 # %% [markdown]

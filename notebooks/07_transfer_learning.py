@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -69,6 +73,8 @@ n_params = sum(p.numel() for p in model.parameters())
 info = WEIGHTS["imagenet"]
 print(f"{n_params:,} parameters; input {info.input_size}×{info.input_size}; "
       f"mean {tuple(round(m, 3) for m in info.mean)}, std {tuple(round(s, 3) for s in info.std)}")
+
+# %% slideshow={"slide_type": "skip"}
 assert n_params == 4_652_008
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -88,9 +94,11 @@ cropped = center_crop(resized, 224)                 # (224, 224, 3)
 x = normalize(cropped, info.mean, info.std)         # (1, 3, 224, 224) float
 print(image.shape, "->", resized.shape, "->", cropped.shape, "->", tuple(x.shape),
       f"values in [{x.min():.2f}, {x.max():.2f}]")
+
+# %% slideshow={"slide_type": "skip"}
 assert torch.equal(x, preprocess(image))            # the package's preprocess does these three steps
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
 for ax, (title, picture) in zip(axes, [("original", image), ("shorter side 224", resized),
                                        ("centre crop 224×224", cropped)]):
@@ -109,6 +117,8 @@ plt.show()
 top5 = imagenet_top_k(model, image, k=5)
 for index, name, prob in top5:
     print(f"{index:4d}  {name:<20s} {prob:6.1%}")
+
+# %% slideshow={"slide_type": "skip"}
 assert top5[0][:2] == (652, "military uniform")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -118,16 +128,20 @@ assert top5[0][:2] == (652, "military uniform")
 # %%
 for name in ["chelsea", "coffee"]:
     print(name, [(n, f"{p:.0%}") for _, n, p in imagenet_top_k(model, photo(name), k=3)])
+
+# %% slideshow={"slide_type": "skip"}
 assert imagenet_top_k(model, photo("chelsea"), k=1)[0][0] in range(281, 286)      # a cat class
 assert imagenet_classes()[281:286] == ["tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"]
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Speaker notes: ask the room what "military uniform" at about 40 % means. The network is not
-# unsure about Grace Hopper; ImageNet has mortarboards, suits and Windsor ties that share the
-# probability. Then tell how the mean and std were found: the first batch norm remembers the
-# statistics of its inputs during training. With (pixel − 127) / 128 the stem's outputs have
-# about the variance it saw; with the torchvision mean and std many tutorials copy, about 4.5
-# times too much. Preprocessing is part of the model.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Speaker notes: ask the room what "military uniform" at about 40 % means. The network is not
+# > unsure about Grace Hopper; ImageNet has mortarboards, suits and Windsor ties that share the
+# > probability. Then tell how the mean and std were found: the first batch norm remembers the
+# > statistics of its inputs during training. With (pixel − 127) / 128 the stem's outputs have
+# > about the variance it saw; with the torchvision mean and std many tutorials copy, about 4.5
+# > times too much. Preprocessing is part of the model.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What the layers learned: the first layer
@@ -157,9 +171,11 @@ with torch.no_grad():
         maps[name] = h[0]                                         # (C, H, W)
 for name, m in maps.items():
     print(f"{name:7s} {tuple(m.shape)}")
+
+# %% slideshow={"slide_type": "skip"}
 assert tuple(maps["head"].shape) == (1280, 7, 7)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plot_feature_maps(maps["stem"].numpy(), channels=range(8), title="stem: 32 maps of 112×112 (first 8)")
 plot_feature_maps(maps["stage6"].numpy(), channels=range(8), title="stage 6: 192 maps of 7×7 (first 8)")
 plt.show()
@@ -182,12 +198,14 @@ plt.show()
 fe = transfer.feature_extractor(model, num_classes=6)
 print(f"feature extractor: {parameter_count(fe, trainable_only=True):,} trainable of "
       f"{sum(p.numel() for p in fe.parameters()):,}")
-assert parameter_count(fe, trainable_only=True) == 1280 * 6 + 6
 
 tuned = transfer.replace_head(efficientnet_lite0(weights="imagenet"), num_classes=6)
 groups = transfer.finetune_param_groups(tuned, lr=1e-3, backbone_lr_scale=0.1)
 for label, group in zip(["backbone", "head"], groups):
     print(f"{label:8s} lr {group['lr']:.0e}: {sum(p.numel() for p in group['params']):,} parameters")
+
+# %% slideshow={"slide_type": "skip"}
+assert parameter_count(fe, trainable_only=True) == 1280 * 6 + 6
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A small labelled task: which texture is this?
@@ -202,10 +220,10 @@ for label, group in zip(["backbone", "head"], groups):
 # - **frozen features + linear head**: ImageNet EfficientNet-Lite0, frozen;
 # - **fine-tuned**: the same network, all layers trained, starting from the frozen-features head.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 textures = ch07.texture_task(**TEXTURE_DATA)
 print(f"pool {tuple(textures.x_pool.shape)}, test {tuple(textures.x_test.shape)}")
-viz.plot_patches(textures.x_test, textures.y_test, ch07.TEXTURES)
+viz.plot_patches(textures.x_test, textures.y_test, ch07.TEXTURES, per_class=3)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -221,7 +239,7 @@ texture_results = ch07.learning_curve(textures, LABELS, SEEDS, budget=BUDGET)
 viz.plot_learning_curves(texture_results, "textures: ImageNet features fit")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 texture_summary = ch07.summarize(texture_results)
 for method, by_n in texture_summary.items():
     print(f"{ch07.LABELS[method]:<32s}", "  ".join(f"{n:>3}: {100 * m:5.1f} ± {100 * s:4.1f}"
@@ -230,6 +248,8 @@ gains = {n: texture_summary["features"][n][0] - texture_summary["scratch"][n][0]
 print("frozen features minus scratch (points):", {n: round(100 * g, 1) for n, g in gains.items()})
 tuning = {n: texture_summary["finetune"][n][0] - texture_summary["features"][n][0] for n in LABELS}
 print("fine-tuned minus frozen features (points):", {n: round(100 * g, 1) for n, g in tuning.items()})
+
+# %% slideshow={"slide_type": "skip"}
 if not QUICK:
     assert gains[5] >= 0.05 and gains[20] >= 0.05, "pretraining should win clearly with few labels"
 
@@ -243,8 +263,9 @@ if not QUICK:
 # - the gap **shrinks as labels grow** (about 30, 15, then 10 points at 5, 20 and 100 labels): with
 #   more data the small network learns its own texture detectors;
 # - **fine-tuning**, started from the frozen-features head, stays close to it here (the last line
-#   above: this run's difference in points). It pays off when the new data differ more from ImageNet and there are enough labels (and
-#   steps) to adapt the backbone; with very few labels it risks over-fitting 3.4 million parameters.
+#   above: this run's difference in points). It pays off when the new data differ more from
+#   ImageNet and there are enough labels (and steps) to adapt the backbone; with very few labels it
+#   risks over-fitting 3.4 million parameters.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## When pretraining does not help: the domain gap
@@ -258,10 +279,12 @@ fashion_results = ch07.learning_curve(fashion, LABELS, SEEDS, methods=("scratch"
 viz.plot_learning_curves(fashion_results, "Fashion-MNIST: a domain gap")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fashion_summary = ch07.summarize(fashion_results)
 fashion_gains = {n: fashion_summary["features"][n][0] - fashion_summary["scratch"][n][0] for n in LABELS}
 print("frozen features minus scratch (points):", {n: round(100 * g, 1) for n, g in fashion_gains.items()})
+
+# %% slideshow={"slide_type": "skip"}
 if not QUICK:
     assert abs(fashion_gains[5]) < 0.05 and abs(fashion_gains[20]) < 0.05, "no clear gain across the domain gap"
 
@@ -292,6 +315,8 @@ if not QUICK:
 heat = grad_cam(model, x, target=652, layer=model.features.head)[0]      # (224, 224) in [0, 1]
 show_heatmap(cropped, heat, title="Grad-CAM for 'military uniform'")
 plt.show()
+
+# %% slideshow={"slide_type": "skip"}
 assert heat.shape == (224, 224) and heat.std() > 0.1
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -343,7 +368,7 @@ for phi in [0, 1, 2]:
 #    or find a backbone pretrained on closer data.
 # </details>
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 assert parameter_count(transfer.feature_extractor(model, 3), trainable_only=True) == 1280 * 3 + 3
 
 # %% [markdown] slideshow={"slide_type": "slide"}

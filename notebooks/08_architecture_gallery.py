@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -70,6 +74,8 @@ for arch in gallery.ARCHITECTURES:
 net = alexnet()
 n_alexnet = sum(p.numel() for p in net.parameters())
 print(f"AlexNet: {n_alexnet:,} parameters")
+
+# %% slideshow={"slide_type": "skip"}
 assert n_alexnet == 61_100_840
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -80,7 +86,7 @@ assert n_alexnet == 61_100_840
 
 # %%
 x = torch.linspace(-5, 5, 201, requires_grad=True)
-fig, ax = plt.subplots(figsize=(7, 3))
+fig, ax = plt.subplots(figsize=(7, 2.7))
 for name, f in [("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("ReLU", torch.relu)]:
     slope, = torch.autograd.grad(f(x).sum(), x)
     ax.plot(x.detach(), slope, label=f"{name}'  (max {slope.max():.2f})")
@@ -123,7 +129,7 @@ print("this notebook computes on:", pick_device())
 # The orange boxes are **1×1 convolutions**: they mix channels at each pixel and, placed in front
 # of the 3×3 and 5×5, shrink the channel count first ("bottlenecks").
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 viz.draw_inception_block(*INCEPTION_TABLE["3a"])
 plt.show()
 
@@ -136,6 +142,8 @@ block = inception_block(192, *INCEPTION_TABLE["3a"]).eval()
 with torch.no_grad():
     out = block(torch.zeros(1, 192, 28, 28))
 print("output:", tuple(out.shape), "=", "64 + 128 + 32 + 32 channels")
+
+# %% slideshow={"slide_type": "skip"}
 assert out.shape == (1, 256, 28, 28) and block.out_channels == 256
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -149,9 +157,11 @@ assert out.shape == (1, 256, 28, 28) and block.out_channels == 256
 direct = conv_params(192, 32, 5)
 squeezed = conv_params(192, 16, 1) + conv_params(16, 32, 5)
 print(f"5×5 directly: {direct:,}   1×1 to 16, then 5×5: {squeezed:,}   saving ×{direct / squeezed:.1f}")
+
+# %% slideshow={"slide_type": "skip"}
 assert (direct, squeezed) == (153_632, 15_920)
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # For the whole block, compare it with the "naive" version without any 1×1 reduction (pass
 # `None`): its pool branch also forwards all 192 input channels, so its output grows to 416
 # channels and makes the *next* block dearer too.
@@ -183,6 +193,8 @@ n_paper = sum(p.numel() for p in googlenet().parameters())
 n_reference = sum(p.numel() for p in googlenet(wide_kernel=3).parameters())
 print(f"5×5 branches, as in the paper:  {n_paper:,}")
 print(f"3×3 in place of every 5×5:      {n_reference:,}")
+
+# %% slideshow={"slide_type": "skip"}
 assert (n_paper, n_reference) == (7_005_832, 6_624_904)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -191,9 +203,11 @@ assert (n_paper, n_reference) == (7_005_832, 6_624_904)
 # pretrained weights still load. Counting parameters by hand is how such details come to light.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Let the room guess which of the two counts matches the famous 6.6 M before running the cell. The
-# point is not the slip itself but the habit: when a number disagrees with the architecture you
-# believe in, count layer by layer until you know which one is wrong.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Let the room guess which of the two counts matches the famous 6.6 M before running the cell. The
+# > point is not the slip itself but the habit: when a number disagrees with the architecture you
+# > believe in, count layer by layer until you know which one is wrong.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## EfficientNet (2019): cheap convolutions, scaled in balance
@@ -211,6 +225,8 @@ separable = conv_params(C, C, 3, bias=False, groups=C) + conv_params(C, F, 1, bi
 print(f"3×3 conv {C}→{F}: {ordinary:,} weights; depthwise + pointwise: {separable:,} "
       f"(×{ordinary / separable:.1f} fewer; 1/F + 1/k² = {1 / F + 1 / 9:.3f})")
 depthwise = nn.Conv2d(C, C, 3, groups=C, bias=False)
+
+# %% slideshow={"slide_type": "skip"}
 assert sum(p.numel() for p in depthwise.parameters()) == C * 9
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -224,6 +240,8 @@ for phi in range(5):
     s = compound_scaling(phi)
     print(f"φ={phi}: depth ×{s.depth:.2f}  width ×{s.width:.2f}  {s.resolution}×{s.resolution} px  "
           f"cost ×{s.flops:.1f}")
+
+# %% slideshow={"slide_type": "skip"}
 assert compound_scaling(1).resolution == 258 and abs(compound_scaling(1).flops - 1.92) < 0.01
 
 # %% slideshow={"slide_type": "subslide"}
@@ -240,7 +258,7 @@ ax2.set(xlabel="φ", ylabel="cost multiplier", title="About double the cost per 
 ax2.legend()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Layer counts and widths must be whole numbers (and widths multiples of 8, which hardware likes).
 # The rule scales every stage; the original EfficientNets scale the 1280-channel head as well, while
 # the Lite variants keep their stem and head fixed (lesson 07) and scale only the stages between them.
@@ -264,7 +282,7 @@ print(f"head: 1280 channels in a Lite network; {scaled_channels(1280, s3.width)}
 table = gallery.compare()
 table
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 assert table["AlexNet"].params == 61_100_840 and table["VGG-16"].params == 138_357_544
 assert table["ResNet-18"].params == 11_689_512 and table["EfficientNet-Lite0"].params == 4_652_008
 assert table["LeNet-5"].params == 61_706 and table["GoogLeNet"].params == 7_005_832
@@ -300,7 +318,7 @@ vgg, lite0 = table["VGG-16"], table["EfficientNet-Lite0"]
 print(f"VGG-16 / EfficientNet-Lite0: ×{vgg.params / lite0.params:.0f} parameters, "
       f"×{vgg.macs / lite0.macs:.0f} MACs, {vgg.arch.top1 - lite0.arch.top1:+.1f} points of top-1")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # VGG-16 needs about 30 times the parameters and 40 times the MACs of EfficientNet-Lite0 and is
 # still less accurate. Progress came from better building blocks (bottlenecks, shortcuts, separable
 # convolutions, balanced scaling), not from size alone. Depth in layers says little either, and
@@ -359,7 +377,7 @@ fig.suptitle(f"About 0.58 M parameters and {SECONDS} s of training each "
 fig.tight_layout()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Equal parameters do not mean equal work. The three networks hold about the same number of weights
 # but use them a different number of times per image (the MACs printed above), and a CPU runs some
 # layers better than others: VGG's few wide convolutions keep it busy, while Inception's many narrow
@@ -438,3 +456,6 @@ print("3.", max(shares, key=shares.get), f"({max(shares.values()):.0%} of its pa
 #   about 30 times and the accuracy rose.
 # - CNNs fit data on a grid with local structure; they need data and compute, are hard to interpret,
 #   and see far only through depth, dilation or attention.
+#
+# Next: **09 · Beyond classification and beyond photos**, a label for every pixel, a box for every
+# object, and sound as an image.

@@ -9,13 +9,19 @@
 # ---
 
 # %% [markdown]
-# # Exercises 04 — LeNet-5 and looking at what it learned
+# # Exercises 04 — LeNet-5, looking at what it learned, and the update rules that train it
 #
-# Three exercises that go with lesson 04:
+# Six exercises that go with lesson 04:
 #
 # 1. build the 1998 LeNet-5 yourself, layer by layer (4 points);
 # 2. move images sideways without wrapping around, the heart of the translation test (2 points);
-# 3. count a confusion matrix (2 points).
+# 3. count a confusion matrix (2 points);
+# 4. one step of SGD with momentum, Nesterov's too (2 points);
+# 5. one step of Adam with bias correction (3 points);
+# 6. weight decay, as an L2 term and decoupled (AdamW), on top of your Adam (2 points).
+#
+# Exercises 4–6 are checked against `torch.optim` step by step: your step must give the same
+# numbers as torch's, to nine digits.
 #
 # After each exercise, run the cell below it: it checks your answer on fresh inputs and
 # prints `✓` or what is wrong. The grader runs each of your solution cells on its own, so
@@ -134,8 +140,103 @@ def confusion_matrix(y_true, y_pred, num_classes):
 check(confusion_matrix)
 
 # %% [markdown]
+# ## Exercise 4 — SGD with momentum (2 points)
+#
+# Lesson 04 trains LeNet with `torch.optim.SGD(..., momentum=0.9)`. Write one of its steps for
+# one parameter array, `sgd_momentum(w, dw, velocity, lr, momentum, nesterov)`, returning the
+# new `(w, velocity)`:
+#
+# ```
+# velocity ← momentum · velocity + dw          # a running sum of past gradients (zeros at first)
+# w        ← w − lr · velocity                 # nesterov=False
+# w        ← w − lr · (dw + momentum · velocity)   # nesterov=True: look one step ahead
+# ```
+#
+# This is torch's convention: the velocity does not include the learning rate. Return new
+# arrays; NumPy only (`torch` and `cnnlab` are not allowed here).
+
+# %% nbgrader={"grade": false, "grade_id": "sgd_momentum", "locked": false, "schema_version": 3, "solution": true}
+import numpy as np
+
+
+def sgd_momentum(w, dw, velocity, lr, momentum, nesterov=False):
+    """One step of SGD with momentum (torch.optim.SGD's rule). Returns (w, velocity)."""
+    ### BEGIN SOLUTION
+    velocity = momentum * velocity + dw                            # remembers the past steps
+    step = dw + momentum * velocity if nesterov else velocity      # Nesterov: look one step ahead
+    return w - lr * step, velocity
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_momentum_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+check(sgd_momentum)
+
+# %% [markdown]
+# ## Exercise 5 — Adam (3 points)
+#
+# Adam keeps two running averages per parameter, of the gradient and of its square, and
+# steps by their ratio, so every weight gets a step of about `lr` whatever the scale of its
+# gradient. Write `adam(w, dw, m, v, t, lr, beta1, beta2, eps)` returning the new
+# `(w, m, v)`, where `t` is the number of this step (1 for the first):
+#
+# ```
+# m ← β1·m + (1 − β1)·dw             v ← β2·v + (1 − β2)·dw²
+# m̂ = m / (1 − β1^t)                 v̂ = v / (1 − β2^t)        # bias correction: m, v start at 0
+# w ← w − lr · m̂ / (√v̂ + eps)
+# ```
+#
+# NumPy only.
+
+# %% nbgrader={"grade": false, "grade_id": "adam", "locked": false, "schema_version": 3, "solution": true}
+import numpy as np
+
+
+def adam(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of Adam (torch.optim.Adam's rule); t counts steps from 1. Returns (w, m, v)."""
+    ### BEGIN SOLUTION
+    m = beta1 * m + (1 - beta1) * dw                               # average gradient
+    v = beta2 * v + (1 - beta2) * dw**2                            # average squared gradient
+    m_hat = m / (1 - beta1**t)                                     # bias correction: both start at 0
+    v_hat = v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "adam_test", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+check(adam)
+
+# %% [markdown]
+# ## Exercise 6 — weight decay, two ways (2 points)
+#
+# Weight decay pulls the weights towards 0 (lesson 05 measures what it does). There are two
+# ways to add it to Adam, and they are not the same:
+#
+# - **L2** (`decoupled=False`, `torch.optim.Adam(weight_decay=λ)`): add λ·w to the gradient,
+#   then take the Adam step with that gradient. Adam then rescales the decay like any gradient.
+# - **decoupled** (`decoupled=True`, `torch.optim.AdamW`): first shrink the weights,
+#   `w ← w · (1 − lr·λ)`, then take the plain Adam step with `dw`.
+#
+# Write `adam_weight_decay(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay, decoupled)`
+# returning `(w, m, v)`. Call your `adam` from exercise 5 (the grader runs that cell first).
+
+# %% nbgrader={"grade": false, "grade_id": "adam_weight_decay", "locked": false, "schema_version": 3, "solution": true}
+def adam_weight_decay(w, dw, m, v, t, lr, beta1, beta2, eps, weight_decay, decoupled):
+    """Adam with weight decay λ: as an L2 term (Adam) or decoupled (AdamW). Returns (w, m, v)."""
+    ### BEGIN SOLUTION
+    if decoupled:                                                  # AdamW: shrink first, then step
+        return adam(w * (1 - lr * weight_decay), dw, m, v, t, lr, beta1, beta2, eps)
+    return adam(w, dw + weight_decay * w, m, v, t, lr, beta1, beta2, eps)   # L2: part of the gradient
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "adam_weight_decay_test", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+check(adam_weight_decay)
+
+# %% [markdown]
 # ## Where these come from
 #
 # - `cnnlab.models.lenet5(variant="classic")` is the package's LeNet-5; lesson 04 trains it.
 # - `cnnlab.experiments.ch04.shift_images` and `translation_test` run the translation test.
 # - `cnnlab.viz.training.plot_confusion_matrix` draws the matrix you just counted.
+# - `cnnlab.optim` has the same update rules for NumPy (`sgd_step`, `adam_step`), checked
+#   against `torch.optim` step by step; `cnnlab.numpy_cnn` trains with them.

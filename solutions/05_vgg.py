@@ -9,13 +9,15 @@
 # ---
 
 # %% [markdown]
-# # Exercises 05 — the VGG block, batch norm and dropout
+# # Exercises 05 — the VGG block, batch norm and dropout, forward and backward
 #
-# Three exercises that go with lesson 05:
+# Five exercises that go with lesson 05:
 #
 # 1. a VGG block builder, the one loop a whole VGG is made of (3 points);
 # 2. batch norm's forward pass in training mode, with NumPy (2 points);
-# 3. inverted dropout, with NumPy (1 point).
+# 3. inverted dropout, with NumPy (1 point);
+# 4. batch norm's backward pass, for feature maps (3 points);
+# 5. dropout's backward pass (1 point).
 #
 # After each exercise, run the cell below it: it checks your answer on fresh inputs and
 # prints `✓` or what is wrong. The grader runs each of your solution cells on its own, so
@@ -111,8 +113,70 @@ def dropout_forward(x, p, keep):
 check(dropout_forward)
 
 # %% [markdown]
+# ## Exercise 4 — batch norm, backward (3 points)
+#
+# Write `batchnorm_backward(dout, x, gamma, eps)` returning `(dx, dgamma, dbeta)` for the batch
+# norm of exercise 2, given the upstream gradient `dout` `(N, C, H, W)` and the forward pass's
+# input `x`. Per channel, with the `M = N·H·W` values of the channel, `σ = √(var + eps)` and
+# `x̂ = (x − mean)/σ`:
+#
+# - `dbeta = Σ dout` and `dgamma = Σ dout·x̂`, sums over `N`, `H`, `W`, shape `(C,)`;
+# - `dx`: the mean and the variance are computed from `x` too, so every value of a channel
+#   reaches every output of the channel three ways. Collected, they give the closed form
+#   `dx = γ/σ · (dout − mean(dout) − x̂ · mean(dout·x̂))`, means over `N`, `H`, `W` per channel.
+#
+# (Derive it once on paper: `∂mean/∂x = 1/M` and `∂var/∂x = 2(x − mean)/M`.) The check compares
+# with torch's autograd. NumPy only.
+
+# %% nbgrader={"grade": false, "grade_id": "batchnorm_backward", "locked": false, "schema_version": 3, "solution": true}
+import numpy as np
+
+
+def batchnorm_backward(dout, x, gamma, eps=1e-5):
+    """Gradients of training-mode batch norm: dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
+    ### BEGIN SOLUTION
+    axes = (0, 2, 3)                                               # per channel: over N, H and W
+    mean = x.mean(axis=axes, keepdims=True)                        # (1, C, 1, 1)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)   # (1, C, 1, 1)
+    x_hat = (x - mean) * inv_std                                   # (N, C, H, W)
+    dbeta = dout.sum(axis=axes)                                    # (C,)
+    dgamma = (dout * x_hat).sum(axis=axes)                         # (C,)
+    d_hat = dout * gamma.reshape(1, -1, 1, 1)                      # gradient at x̂
+    dx = inv_std * (d_hat - d_hat.mean(axis=axes, keepdims=True)
+                    - x_hat * (d_hat * x_hat).mean(axis=axes, keepdims=True))
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "batchnorm_backward_test", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+check(batchnorm_backward)
+
+# %% [markdown]
+# ## Exercise 5 — dropout, backward (1 point)
+#
+# Write `dropout_backward(dout, keep, p)`: the gradient of exercise 3's inverted dropout with
+# respect to its input, given the upstream gradient `dout` and the **same** mask `keep` the
+# forward pass used (a layer keeps its mask from the forward pass for exactly this). NumPy only.
+
+# %% nbgrader={"grade": false, "grade_id": "dropout_backward", "locked": false, "schema_version": 3, "solution": true}
+import numpy as np
+
+
+def dropout_backward(dout, keep, p):
+    """Gradient of inverted dropout with the forward pass's mask keep."""
+    ### BEGIN SOLUTION
+    return np.where(keep, dout / (1.0 - p), 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "dropout_backward_test", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+check(dropout_backward)
+
+# %% [markdown]
 # ## Where these come from
 #
 # - `cnnlab.models.vgg.vgg_features` builds a whole VGG feature extractor from a list like
 #   `[64, 64, "M", 128, 128, "M", ...]`: your block, in one loop.
-# - `torch.nn.BatchNorm2d` and `torch.nn.Dropout` are the layers lesson 05 measures.
+# - `torch.nn.BatchNorm2d` and `torch.nn.Dropout` are the layers lesson 05 measures;
+#   `cnnlab.layers.batchnorm2d_forward/backward` and `dropout_forward/backward` are the NumPy
+#   versions, checked against torch's autograd.

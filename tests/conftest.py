@@ -11,18 +11,19 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from solution_cells import function_from_cells, graded_sources, notebook_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Test module (without "test_" and ".py") -> the lessons whose code it tests. A module of the
 # course's infrastructure (packaging, grader, exercise pipeline, notebooks, slides) carries no
-# lesson marker; tests parametrized by exercise (test_checks_references, test_exercise_notebooks)
-# mark each case with its exercise's lesson.
+# lesson marker; tests parametrized by exercise (test_checks_references, test_exercise_notebooks,
+# test_mistakes) mark each case with its exercise's lesson.
 LESSONS: dict[str, tuple[str, ...]] = {
     "data": ("00", "04"),
-    "layers": ("01", "03"),
+    "layers": ("01", "03", "05", "09"),
     "checks_ch01": ("01",),
     "widgets": ("01", "02", "04"),
     "shapes": ("02",),
@@ -57,6 +58,18 @@ LESSONS: dict[str, tuple[str, ...]] = {
     "models_inception": ("08",),
     "experiments_ch08": ("08",),
     "checks_ch08": ("08",),
+    "models_baselines": ("04",),
+    "viz": ("04", "09"),
+    "boxes": ("09",),
+    "segmentation": ("09",),
+    "audio": ("09",),
+    "models_segmentation": ("09",),
+    "models_detection": ("09",),
+    "models_audio": ("09",),
+    "models_global_pool": ("09",),
+    "experiments_ch09": ("09",),
+    "checks_ch09": ("09",),
+    "bench_lesson09": ("09",),
 }
 
 
@@ -126,29 +139,14 @@ def left_half():
 
 # --------------------------------------------------------------------------- exercises
 
-def notebook_path(chapter: str, folder: str = "solutions") -> Path:
-    """The notebook of ``chapter`` (e.g. "04") in ``folder`` ("solutions" or "exercises")."""
-    (path,) = sorted((ROOT / folder).glob(f"{chapter}_*.ipynb"))
-    return path
-
-
 @lru_cache(maxsize=None)
 def _graded_cells(path: Path) -> dict:
-    """Run each graded solution cell of a notebook on its own; return name -> function.
+    """Each graded cell of a notebook run as the grader runs it; return name -> function.
 
-    In an exercises/ notebook the same cells hold the stubs. Each cell runs in a fresh
-    namespace, as the grader runs it, so a cell that leans on an import from elsewhere in the
-    notebook fails here too.
+    In an exercises/ notebook the same cells hold the stubs. See ``solution_cells``.
     """
-    nb = nbformat.read(path, as_version=4)
-    found = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            namespace: dict = {}
-            exec(compile(cell.source, f"{path.name}:{meta['grade_id']}", "exec"), namespace)
-            found[meta["grade_id"]] = namespace[meta["grade_id"]]
-    return found
+    sources = graded_sources(path)
+    return {name: function_from_cells(name, sources, path.name) for name in sources}
 
 
 @pytest.fixture(scope="session")
@@ -178,11 +176,71 @@ def assert_passes(verdict):
 
 
 @pytest.fixture(scope="session")
-def assert_fails(verdict):
-    """``assert_fails(name, fn, hint=None)``: ``fn`` is judged wrong (or raises), with ``hint`` in the message."""
-    def check(name, fn, hint=None):
+def diagnosed():
+    """``diagnosed(name, fn, seed=0)``: (kind, label) of every case ``fn`` fails.
+
+    kind is "wrong" (an answer that differs; label: the recognised mistake's, or None) or
+    "raised" (the function failed; label None). Passing cases are left out.
+    """
+    from cnnlab.checks import get, run_exercise
+
+    def found(name, fn, seed=0):
+        result = run_exercise(get(name), fn, seed)
+        return [("raised" if c.failure is not None else "wrong", c.mistake.label if c.mistake else None)
+                for c in result.cases]
+    return found
+
+
+@pytest.fixture(scope="session")
+def graded_view():
+    """``graded_view(name, fn, seed)``: like ``diagnosed``, on the cases the grader counts for ``seed``.
+
+    The grader judges only the cases that independent draws do not repeat (a worked example
+    could be looked up) and reseeds a probe for its run (``cnnlab.grading.grader``); a classic
+    mistake it should count must show on those cases.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from cnnlab.checks import as_plain, diagnosis, get, judge_answer
+    from cnnlab.grading.grader import fresh_cases, probe_seed
+
+    def found(name, fn, seed=0):
+        ex = get(name)
+        if ex.probe is not None:
+            ex = dataclasses.replace(ex, probe=ex.probe.reseeded(probe_seed(ex, seed)))
+        failures = []
+        for case in fresh_cases(ex, seed)[0]:
+            expected = ex.reference(**case)
+            expected = as_plain(ex.probe(expected, case) if ex.probe else expected)
+            try:
+                got = fn(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()})
+                got = as_plain(ex.probe(got, case) if ex.probe else got)
+            except Exception:                                 # noqa: BLE001 - the planted code may fail
+                failures.append(("raised", None))
+                continue
+            if not judge_answer(ex, case, got, expected).ok:
+                mistake = diagnosis(ex, case, got, expected)
+                failures.append(("wrong", mistake.label if mistake else None))
+        return failures
+    return found
+
+
+@pytest.fixture(scope="session")
+def assert_fails(verdict, diagnosed):
+    """``assert_fails(name, fn, label=None, hint=None)``: ``fn`` is judged wrong (or raises).
+
+    With ``label``, every wrong case that is recognised as a classic mistake is recognised as
+    that one, and at least one is; with ``hint``, the message says it.
+    """
+    def check(name, fn, label=None, hint=None):
         result = verdict(name, fn)
         assert result.status in ("wrong", "error"), result.line()
+        if label is not None:
+            failures = diagnosed(name, fn)
+            labels = {found for kind, found in failures if kind == "wrong" and found is not None}
+            assert labels == {label}, f"{name}: diagnosed {failures}, expected {label!r}"
         if hint is not None:
             assert hint in result.message, result.message
         return result

@@ -108,18 +108,17 @@ def test_default_batch_norm_epsilon_is_tolerated():
     assert run_exercise(EX["inception_module"], build).status == "passed"
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    (dict(bias=True), "bias=False"),
-    (dict(bias=True, norm=False), "batch norm"),
-    (dict(k5=3), "5×5"),
-    (dict(pool_proj=False), "pool branch"),
-    (dict(order=(3, 0, 1, 2)), "order"),
-    (dict(pool="avg"), "max pool"),
-    (dict(relu=False), "ReLU"),
+@pytest.mark.parametrize("mistake, label", [
+    (dict(bias=True), "convs with bias"),
+    (dict(bias=True, norm=False), "batch norm missing"),
+    (dict(k5=3), "5×5 branch built as 3×3"),
+    (dict(pool_proj=False), "pool branch without its 1×1 conv"),
+    (dict(order=(3, 0, 1, 2)), "branches concatenated out of order"),
+    (dict(pool="avg"), "average pooling instead of max"),
+    (dict(relu=False), "ReLU missing"),
 ])
-def test_inception_mistakes_fail_with_a_hint(mistake, hint):
-    result = failing("inception_module", make_module(**mistake))
-    assert hint in result.message, result.message
+def test_inception_mistakes_fail_with_a_hint(mistake, label, assert_fails):
+    assert_fails("inception_module", make_module(**mistake), label)
 
 
 def test_inception_without_padding_fails():
@@ -133,7 +132,7 @@ def test_inception_without_padding_fails():
 
 def test_inception_must_return_a_module():
     result = failing("inception_module", lambda **case: torch.zeros(3))
-    assert "nn.Module" in result.message
+    assert "Module" in result.message
 
 
 # --- exercise 2: bottleneck arithmetic --------------------------------------------------------
@@ -142,37 +141,34 @@ def test_bottleneck_reference_numbers_for_block_3a():
     assert ch08._bottleneck_ref(192, 16, 32, 5) == (153_632, 15_920)
 
 
-@pytest.mark.parametrize("wrong, hint", [
+@pytest.mark.parametrize("wrong, label", [
     (lambda in_channels, reduce, out_channels, kernel_size: (
         out_channels * in_channels * kernel_size ** 2,
-        reduce * in_channels + out_channels * reduce * kernel_size ** 2), "bias"),
+        reduce * in_channels + out_channels * reduce * kernel_size ** 2), "biases left out"),
     (lambda in_channels, reduce, out_channels, kernel_size: (
         out_channels * in_channels * kernel_size ** 2 + out_channels,
-        out_channels * reduce * kernel_size ** 2 + out_channels), "1×1 conv has weights"),
+        out_channels * reduce * kernel_size ** 2 + out_channels), "the 1×1 conv's parameters left out"),
     (lambda in_channels, reduce, out_channels, kernel_size: (
         reduce * in_channels + reduce + out_channels * reduce * kernel_size ** 2 + out_channels,
-        out_channels * in_channels * kernel_size ** 2 + out_channels), "swapped"),
+        out_channels * in_channels * kernel_size ** 2 + out_channels), "the two numbers swapped"),
 ])
-def test_bottleneck_mistakes_fail_with_a_hint(wrong, hint):
-    result = failing("bottleneck_params", wrong)
-    assert hint in result.message, result.message
+def test_bottleneck_mistakes_fail_with_a_hint(wrong, label, assert_fails):
+    assert_fails("bottleneck_params", wrong, label)
 
 
 # --- exercise 3: compound scaling -------------------------------------------------------------
 
-@pytest.mark.parametrize("wrong, hint", [
+@pytest.mark.parametrize("wrong, label", [
     (lambda phi, alpha, beta, gamma, base_resolution: (
-        alpha * phi, beta * phi, round(base_resolution * gamma ** phi)), "powers"),
+        alpha * phi, beta * phi, round(base_resolution * gamma ** phi)), "multiplied, not raised to φ"),
     (lambda phi, alpha, beta, gamma, base_resolution: (
-        alpha ** phi, beta ** phi, int(base_resolution * gamma ** phi)), "round"),
+        alpha ** phi, beta ** phi, int(base_resolution * gamma ** phi)), "resolution truncated with int()"),
     (lambda phi, alpha, beta, gamma, base_resolution: (
-        alpha ** phi, beta ** phi, gamma ** phi), "pixels"),
-    (lambda phi, alpha, beta, gamma, base_resolution: (
-        alpha ** phi, beta ** phi), "three numbers"),
+        alpha ** phi, beta ** phi, gamma ** phi), "resolution left as a multiplier"),
+    (lambda phi, alpha, beta, gamma, base_resolution: (alpha ** phi, beta ** phi), None),
 ])
-def test_compound_scaling_mistakes_fail_with_a_hint(wrong, hint):
-    result = failing("compound_multipliers", wrong)
-    assert hint in result.message, result.message
+def test_compound_scaling_mistakes_fail_with_a_hint(wrong, label, assert_fails):
+    assert_fails("compound_multipliers", wrong, label)
 
 
 def test_compound_reference_matches_the_lesson():

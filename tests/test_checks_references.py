@@ -15,11 +15,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnlab.checks import exercises
-from cnnlab.checks.ch04 import LENET_INPUT, probe_network
+from cnnlab.checks import Probe, exercises, get
+from cnnlab.checks.ch03 import capstone_accuracy
+from cnnlab.checks.ch04 import LENET_INPUT
 from cnnlab.checks.ch05 import BLOCK_INPUT as VGG_BLOCK_INPUT
 from cnnlab.checks.ch06 import BLOCK_INPUT as RESIDUAL_BLOCK_INPUT
-from cnnlab.checks.ch08 import _probe_block as probe_inception
 
 SEEDS = (0, 1)
 
@@ -109,8 +109,72 @@ def _maxpool_backward(case, answer):
 
 def _avgpool_backward(case, answer):
     x = torch.zeros(case["x_shape"], dtype=torch.float64, requires_grad=True)
-    F.avg_pool2d(x, case["kernel_size"], case["stride"]).backward(_t(case["dout"]))
+    F.avg_pool2d(x, case["kernel_size"], case["stride"], case["padding"]).backward(_t(case["dout"]))
     _close(answer, x.grad)
+
+
+def _relu_backward(case, answer):
+    x = _t(case["x"]).requires_grad_()
+    torch.relu(x).backward(_t(case["dout"]))
+    _close(answer, x.grad)
+
+
+def _linear_backward(case, answer):
+    x, w = _t(case["x"]).requires_grad_(), _t(case["w"]).requires_grad_()
+    b = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
+    F.linear(x.flatten(1), w, b).backward(_t(case["dout"]))
+    for got, want in zip(answer, (x.grad, w.grad, b.grad)):
+        _close(got, want)
+
+
+def _softmax_cross_entropy(case, answer):
+    logits = _t(case["logits"]).requires_grad_()
+    loss = F.cross_entropy(logits, torch.as_tensor(case["y"]))
+    loss.backward()
+    _close(answer[0], loss.detach())
+    _close(answer[1], logits.grad, atol=1e-12)
+
+
+def _conv_forward(case, answer):
+    _close(answer, F.conv2d(_t(case["x"]), _t(case["w"]), _t(case["b"]), case["stride"], case["padding"]))
+
+
+def _cnn_loss(case, answer):
+    """The capstone network written in torch; autograd gives the gradients and the ones between the layers."""
+    x = _t(case["x"])
+    w1, b1, w2, b2 = (_t(case[k]).requires_grad_() for k in ("w1", "b1", "w2", "b2"))
+    conv = F.conv2d(x, w1, b1, padding=w1.shape[2] // 2)
+    act = torch.relu(conv)
+    pooled = F.max_pool2d(act, 2)
+    scores = pooled.flatten(1) @ w2.T + b2
+    for t in (conv, act, pooled, scores):
+        t.retain_grad()
+    loss = F.cross_entropy(scores, torch.as_tensor(case["y"]))
+    loss.backward()
+    got_loss, grads, trace = answer
+    _close(got_loss, loss.detach())
+    for got, want in zip(grads, (w1.grad, b1.grad, w2.grad, b2.grad)):
+        _close(got, want)
+    active = conv.detach() > 0                                   # ties among the ReLU's zeros may go either way
+    _close(trace[0], scores.detach())
+    _close(trace[1], scores.grad)
+    _close(trace[2], pooled.grad)
+    _close(np.where(active, trace[3], 0), torch.where(active, act.grad, 0))
+    _close(trace[4], conv.grad)
+
+
+def _train_cnn(case, answer):
+    """The trained weights, run by a torch network on the sample's test images, reach the bar."""
+    w1, b1, w2, b2 = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in answer)
+    from cnnlab.checks import ch03
+
+    images, labels = ch03._sample("test")
+    y = torch.as_tensor(ch03._relabelling(case["x"])[labels])
+    scores = F.max_pool2d(torch.relu(F.conv2d(torch.as_tensor(images), w1, b1, padding=w1.shape[2] // 2)), 2)
+    scores = scores.flatten(1) @ w2.T + b2
+    accuracy = int((scores.argmax(1) == y).sum()) / len(y)
+    assert accuracy >= ch03._bar(case)
+    assert abs(accuracy - capstone_accuracy(answer, case)) <= 0.002     # float32 near-ties: at most 2 images
 
 
 # --------------------------------------------------------------------------- lesson 04
@@ -124,7 +188,7 @@ def _plain_lenet(num_classes, in_channels):
 
 
 def _lenet_classic(case, answer):
-    probe = probe_network(LENET_INPUT)
+    probe = Probe("network", (("size", LENET_INPUT),))
     _same_probes(probe(answer, case), probe(_plain_lenet(**case), case))
     k, c = case["num_classes"], case["in_channels"]
     by_hand = (6 * c * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * k + k)
@@ -149,6 +213,42 @@ def _confusion_matrix(case, answer):
     assert np.array_equal(np.asarray(answer), torch.bincount(pairs, minlength=k * k).reshape(k, k).numpy())
 
 
+def _torch_step(kind, state, case, **options):
+    """One step of a torch.optim optimizer started from the case's state; (weights, its state after)."""
+    w = nn.Parameter(_t(case["w"]))
+    opt = kind([w], lr=case["lr"], **options)
+    opt.state[w].update({k: _t(v) for k, v in state.items()})
+    w.grad = _t(case["dw"])
+    opt.step()
+    return w.detach(), opt.state[w]
+
+
+def _sgd_momentum(case, answer):
+    w, state = _torch_step(torch.optim.SGD, {"momentum_buffer": case["velocity"]}, case,
+                           momentum=case["momentum"], nesterov=case["nesterov"])
+    _close(answer[0], w, rtol=1e-12)
+    _close(answer[1], state["momentum_buffer"], rtol=1e-12)
+
+
+def _adam_state(case):
+    return {"exp_avg": case["m"], "exp_avg_sq": case["v"], "step": np.float64(case["t"] - 1)}   # torch counts on
+
+
+def _adam(case, answer):
+    w, state = _torch_step(torch.optim.Adam, _adam_state(case), case, betas=(case["beta1"], case["beta2"]),
+                           eps=case["eps"])
+    for got, want in zip(answer, (w, state["exp_avg"], state["exp_avg_sq"])):
+        _close(got, want, rtol=1e-12, atol=1e-15)
+
+
+def _adam_weight_decay(case, answer):
+    kind = torch.optim.AdamW if case["decoupled"] else torch.optim.Adam
+    w, state = _torch_step(kind, _adam_state(case), case, betas=(case["beta1"], case["beta2"]), eps=case["eps"],
+                           weight_decay=case["weight_decay"])
+    for got, want in zip(answer, (w, state["exp_avg"], state["exp_avg_sq"])):
+        _close(got, want, rtol=1e-12, atol=1e-15)
+
+
 # --------------------------------------------------------------------------- lesson 05
 
 def _vgg_block(case, answer):
@@ -156,7 +256,7 @@ def _vgg_block(case, answer):
     layers: list[nn.Module] = []
     for i in range(case["num_convs"]):
         layers += [nn.Conv2d(c if i == 0 else f, f, 3, padding=1), nn.ReLU()]
-    probe = probe_network(VGG_BLOCK_INPUT)
+    probe = Probe("network", (("size", VGG_BLOCK_INPUT),))
     _same_probes(probe(answer, case), probe(nn.Sequential(*layers, nn.MaxPool2d(2)), case))
 
 
@@ -172,6 +272,21 @@ def _dropout_forward(case, answer):
     x, p, keep = case["x"], case["p"], case["keep"]
     want = x * keep.astype(np.float64) * (1.0 / (1.0 - p))          # inverted dropout: E[out] = x
     _close(answer, want)
+
+
+def _batchnorm_backward(case, answer):
+    x, gamma = _t(case["x"]).requires_grad_(), _t(case["gamma"]).requires_grad_()
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    F.batch_norm(x, None, None, gamma, beta, training=True, eps=case["eps"]).backward(_t(case["dout"]))
+    for got, want in zip(answer, (x.grad, gamma.grad, beta.grad)):
+        _close(got, want)
+
+
+def _dropout_backward(case, answer):
+    x = torch.ones(case["dout"].shape, dtype=torch.float64, requires_grad=True)
+    keep = torch.as_tensor(case["keep"])
+    torch.where(keep, x / (1 - case["p"]), torch.zeros_like(x)).backward(_t(case["dout"]))
+    _close(answer, x.grad)
 
 
 # --------------------------------------------------------------------------- lesson 06
@@ -193,7 +308,7 @@ class _PlainResidualBlock(nn.Module):
 
 
 def _residual_block(case, answer):
-    probe = probe_network(RESIDUAL_BLOCK_INPUT)
+    probe = Probe("network", (("size", RESIDUAL_BLOCK_INPUT),))
     plain = _PlainResidualBlock(case["in_channels"], case["out_channels"], case["stride"])
     _same_probes(probe(answer, case), probe(plain, case))
 
@@ -298,7 +413,7 @@ class _PlainInception(nn.Module):
 
 
 def _inception_module(case, answer):
-    _same_probes(probe_inception(answer, case), probe_inception(_PlainInception(**case), case))
+    _same_probes(get("inception_module").probe(answer, case), get("inception_module").probe(_PlainInception(**case), case))
 
 
 def _bottleneck_params(case, answer):
@@ -319,19 +434,68 @@ def _compound_multipliers(case, answer):
         assert int(resolution) == 258                                # 224 · 1.15 = 257.6
 
 
+def _xywh(boxes) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=float)
+    return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+
+def _coco_iou(a, b) -> np.ndarray:
+    """IoU of every box of ``a`` with every box of ``b`` as pycocotools computes it (boxes as x, y, w, h)."""
+    from pycocotools import mask
+
+    return np.asarray(mask.iou(_xywh(a).tolist(), _xywh(b).tolist(), [0] * len(b)), dtype=float).reshape(len(a), len(b))
+
+
+def _box_iou(case, answer):
+    _close(answer, _coco_iou(case["a"], case["b"]))
+
+
+def _nms(case, answer):
+    boxes, scores, threshold = case["boxes"], case["scores"], case["iou_threshold"]
+    iou = _coco_iou(boxes, boxes)
+    kept: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda i: (-scores[i], i)):     # best first, ties in order
+        if all(iou[i, j] <= threshold for j in kept):                      # an overlap above the threshold drops it
+            kept.append(i)
+    assert [int(i) for i in answer] == kept
+
+
+def _conv_transpose_output_size(case, answer):
+    n, k, s, p, op, d = (case[key] for key in ("size", "kernel_size", "stride", "padding", "output_padding", "dilation"))
+    out = F.conv_transpose1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p, output_padding=op,
+                             dilation=d)
+    assert int(answer) == out.shape[-1]
+
+
+def _mean_iou(case, answer):
+    pred, target = torch.as_tensor(case["pred"]), torch.as_tensor(case["target"])
+    ious = []
+    for c in range(case["num_classes"]):
+        union = ((pred == c) | (target == c)).sum().item()
+        if union:                                                           # a class seen nowhere does not count
+            ious.append(((pred == c) & (target == c)).sum().item() / union)
+    _close(float(answer), float(np.mean(ious)))
+
+
 ORACLES = {
     "conv2d_single": _conv2d_single, "conv2d_multi": _conv2d_multi, "conv1x1": _conv1x1,
     "output_size": _output_size, "conv_param_count": _conv_param_count,
     "receptive_field_size": _receptive_field_size,
     "conv_backward": _conv_backward, "maxpool_forward": _maxpool_forward, "maxpool_backward": _maxpool_backward,
-    "avgpool_backward": _avgpool_backward,
+    "avgpool_backward": _avgpool_backward, "relu_backward": _relu_backward, "linear_backward": _linear_backward,
+    "softmax_cross_entropy": _softmax_cross_entropy, "conv_forward": _conv_forward, "cnn_loss": _cnn_loss,
+    "train_cnn": _train_cnn,
     "lenet_classic": _lenet_classic, "shift_right": _shift_right, "confusion_matrix": _confusion_matrix,
+    "sgd_momentum": _sgd_momentum, "adam": _adam, "adam_weight_decay": _adam_weight_decay,
     "vgg_block": _vgg_block, "batchnorm_forward": _batchnorm_forward, "dropout_forward": _dropout_forward,
+    "batchnorm_backward": _batchnorm_backward, "dropout_backward": _dropout_backward,
     "residual_block": _residual_block, "resnet_param_count": _resnet_param_count,
     "freeze_and_replace_head": _freeze_and_replace_head, "trainable_after_freezing": _trainable_after_freezing,
     "finetune_optimizer": _finetune_optimizer,
     "inception_module": _inception_module, "bottleneck_params": _bottleneck_params,
     "compound_multipliers": _compound_multipliers,
+    "box_iou": _box_iou, "nms": _nms, "conv_transpose_output_size": _conv_transpose_output_size,
+    "mean_iou": _mean_iou,
 }
 
 

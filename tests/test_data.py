@@ -301,3 +301,62 @@ def test_class_names_and_photos():
     assert gray.ndim == 2 and 0 <= gray.min() and gray.max() <= 1
     with pytest.raises(ValueError, match="unknown photo"):
         data.photo("no_such_picture")
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST scenes (lesson 09)
+
+def test_scenes_are_deterministic_and_depend_on_seed_and_split():
+    a = data.make_scenes(6, "train", "sample", seed=3)
+    b = data.make_scenes(6, "train", "sample", seed=3)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes))
+    assert not np.array_equal(a.images, data.make_scenes(6, "train", "sample", seed=4).images)
+    assert not np.array_equal(a.images, data.make_scenes(6, "test", "sample", seed=3).images)
+    assert (a.split, a.source) == ("train", "sample")
+
+
+def test_scene_boxes_masks_and_labels_agree():
+    scenes = data.make_scenes(60, "test", "sample", seed=0, items=(1, 4))
+    assert scenes.images.shape == scenes.masks.shape == (60, 64, 64)
+    counts = [len(b) for b in scenes.boxes]
+    assert min(counts) >= 1 and max(counts) <= 4 and sum(counts) == scenes.objects()
+    for image, mask, boxes, labels in zip(scenes.images, scenes.masks, scenes.boxes, scenes.labels):
+        assert boxes.shape == (len(labels), 4) and labels.dtype == np.int64
+        covered = np.zeros(mask.shape, bool)
+        for (x1, y1, x2, y2), label in zip(boxes.astype(int), labels):
+            inside = mask[y1:y2, x1:x2] == label + 1
+            # tight: the mask touches all four sides of its box
+            assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any()
+            assert not covered[max(y1 - 1, 0):y2 + 1, max(x1 - 1, 0):x2 + 1].any()   # boxes a pixel apart
+            covered[y1:y2, x1:x2] = True
+        assert not mask[~covered].any()                                  # no mask pixel outside a box
+        assert np.all(image[mask > 0] >= 32)                              # the mask is the bright pixels
+        assert set(np.unique(mask)) <= {0, *(labels + 1)}
+
+
+def test_scene_options():
+    scenes = data.make_scenes(20, "train", "sample", size=40, items=(2, 2), sides=(14, 16), classes=(1, 8))
+    assert scenes.images.shape == (20, 40, 40)
+    assert set(np.concatenate(scenes.labels)) <= {1, 8}
+    assert all(len(b) == 2 for b in scenes.boxes)                          # room for two small items
+    part = scenes[2:5]
+    assert len(part) == 3 and np.array_equal(part.masks, scenes.masks[2:5]) and part.boxes[0] is scenes.boxes[2]
+    assert data.SCENE_CLASSES[0] == "background" and data.SCENE_CLASSES[1:] == data.FASHION_MNIST_CLASSES
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(items=(0, 2)), "items must be (fewest, most)"),
+    (dict(sides=(20, 80)), "sides must be (smallest, largest) within 1..size=64"),
+    (dict(classes=(11,)), "no Fashion-MNIST items of classes (11,)"),
+    (dict(split="val"), "unknown split 'val'"),
+])
+def test_scene_errors(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        data.make_scenes(2, **({"source": "sample"} | kwargs))
+    assert message in str(err.value)
+
+
+@pytest.mark.skipif(not FULL_PRESENT, reason="the full Fashion-MNIST is not installed")
+def test_scenes_from_the_full_set_say_so():
+    assert data.make_scenes(2, "train", "full").source == "full"

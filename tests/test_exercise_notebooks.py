@@ -22,7 +22,7 @@ BY_NAME = _by_lesson(sorted(exercises()), lambda name: get(name).chapter)
 
 
 def test_every_lesson_with_a_solution_notebook_has_exercises():
-    assert CHAPTERS == ["01", "02", "03", "04", "05", "06", "07", "08"]
+    assert CHAPTERS == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
 
 @pytest.mark.parametrize("chapter", BY_CHAPTER)

@@ -64,3 +64,32 @@ def test_translation_test_scores_each_shift():
 def test_translation_test_rejects_an_unknown_direction():
     with pytest.raises(ValueError, match="direction"):
         ex.translation_test(lenet5(), torch.zeros(1, 1, 28, 28), torch.zeros(1, dtype=torch.long), direction="up")
+
+
+# --------------------------------------------------------------------------- bias and variance
+
+def test_epochs_for_gives_small_sets_many_passes():
+    assert ex.epochs_for(500) == 60 and ex.epochs_for(10_000) == 20 and ex.epochs_for(60_000) == 3
+    assert ex.epochs_for(1_000, images=5_000, fewest=2, most=10) == 5
+
+
+def test_bias_variance_records_train_and_test_accuracy_per_size():
+    from cnnlab.models import mlp, softmax_regression
+    from cnnlab.train import TensorBatches
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 1, 28, 28)
+    y = (x[:, 0, :14].mean(dim=(1, 2)) > 0).long()                  # learnable from the pixels
+    train, test = TensorBatches(x[:200], y[:200], 32), TensorBatches(x[200:], y[200:], 100)
+    runs = ex.bias_variance({"linear": lambda: softmax_regression(2), "mlp": lambda: mlp(2)}, train, test,
+                            (40, 160), images=4_000)
+    assert [(r.model, r.n) for r in runs] == [("linear", 40), ("linear", 160), ("mlp", 40), ("mlp", 160)]
+    assert runs[0].params == 784 * 2 + 2 and runs[2].params == 784 * 80 + 80 + 80 * 2 + 2
+    small = runs[2]
+    assert small.train_acc == 1.0 and small.gap == small.train_acc - small.test_acc > 0   # 40 images: memorised
+    assert runs[0].epochs == 60 and runs[1].epochs == 25
+    table = ex.bias_variance_table(runs)
+    assert table.splitlines()[0].split() == ["model", "images", "params", "epochs", "train", "test", "gap", "seconds"]
+    assert len(table.splitlines()) == 5
+    with pytest.raises(ValueError, match="exceeds the 200 training images"):
+        ex.bias_variance({"linear": lambda: softmax_regression(2)}, train, test, (500,))

@@ -795,7 +795,9 @@ def test_sigterm_stops_the_run_and_removes_its_folders_and_children(tmp_path):
     deadline = time.monotonic() + 240                    # imports and the self-test come first; slow when busy
     while time.monotonic() < deadline and not any(scratch.glob("cnnlab-grade-*/tmp*")):
         time.sleep(0.1)                                  # a child is running
-    assert any(scratch.glob("cnnlab-grade-*/tmp*")), "the child never started"
+    if not any(scratch.glob("cnnlab-grade-*/tmp*")):
+        proc.kill()
+        pytest.fail(f"the child never started: {proc.communicate()[1][-2000:]}")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     time.sleep(0.3)

@@ -477,8 +477,15 @@ def sandbox_user_processes() -> list[int]:
     from cnnlab.grading import sandbox
 
     found = []
-    for uid in range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_RANGE):
-        found += sandbox._processes_of(uid)
+    for entry in Path("/proc").iterdir():
+        try:
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except (OSError, ValueError):
+            continue
+        uids = [int(u) for u in status.get("Uid", "").split()[:2]]
+        if not status.get("State", "").strip().startswith(("Z", "X")) and any(
+                sandbox.UID_BASE <= u < sandbox.UID_BASE + sandbox.UID_RANGE for u in uids):
+            found.append(int(entry.name))
     return found
 
 
@@ -671,7 +678,8 @@ EXPECTED_STATUS = {
     "unix_socket": "error", "kill_everything": "wrong",
 }
 # Where the host decides: a real working folder is watched and the child stopped once it holds 64 MB.
-EITHER = {"fill_disk": {"wrong", "crashed"}}
+# And a busy machine may stop the memory bomb by the clock before it reaches the memory limit.
+EITHER = {"fill_disk": {"wrong", "crashed"}, "memory_bomb": {"memory", "timeout"}}
 
 
 @pytest.mark.parametrize("attack", sorted(EXPECTED_STATUS))

@@ -177,6 +177,65 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(dlogits, [[0.0, 0.0], [-0.5, 0.5]], atol=1e-12)   # (softmax − one-hot) / N
 
 
+@CASES
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5),
+       st.sampled_from([1e-5, 1e-3, 0.1]), st.integers(0, 2**32 - 1))
+def test_batchnorm2d_matches_torch_in_training_mode(n, c, h, w, eps, seed):
+    if n * h * w == 1:
+        return                  # one value per channel: torch refuses, the variance is undefined
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)) * 3 + rng.standard_normal((1, c, 1, 1))
+    gamma, beta = rng.standard_normal(c) + 1, rng.standard_normal(c)
+    out, cache = L.batchnorm2d_forward(x, gamma, beta, eps)
+    dout = rng.standard_normal(out.shape)
+    ref, grads = torch_grads(lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=eps),
+                             (x, gamma, beta), dout)
+    assert rel_error(out, ref) < TOL
+    for mine, theirs in zip(L.batchnorm2d_backward(dout, cache), grads):
+        assert rel_error(mine, theirs) < TOL
+
+
+def test_batchnorm2d_numerical_gradients():
+    rng = np.random.default_rng(7)
+    arrays = (rng.standard_normal((3, 2, 2, 3)) * 2, rng.standard_normal(2) + 1, rng.standard_normal(2))
+    check_numerically(lambda x, g, b: L.batchnorm2d_forward(x, g, b, 1e-3), L.batchnorm2d_backward, arrays)
+
+
+def test_batchnorm2d_output_has_zero_mean_and_unit_variance_per_channel():
+    x = np.random.default_rng(8).standard_normal((4, 3, 5, 5)) * 7 + 2
+    out, _ = L.batchnorm2d_forward(x, np.ones(3), np.zeros(3), eps=1e-12)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-9)
+
+
+@CASES
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.0]),
+       st.integers(0, 2**32 - 1))
+def test_dropout_matches_torch_given_its_mask(shape, p, seed):
+    torch.manual_seed(seed % 2**31)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1, 1], shape)       # never 0, so the mask shows
+    t = torch.tensor(x, requires_grad=True)
+    ref = F.dropout(t, p, training=True)
+    dout = rng.standard_normal(shape)
+    ref.backward(torch.from_numpy(dout))
+    keep = ref.detach().numpy() != 0
+    out, cache = L.dropout_forward(x, p, keep=keep)
+    assert rel_error(out, ref.detach().numpy()) < TOL
+    assert rel_error(L.dropout_backward(dout, cache), t.grad.numpy()) < TOL
+
+
+def test_dropout_reuses_its_mask_and_keeps_the_expected_value():
+    x = np.ones((200, 100))
+    out, cache = L.dropout_forward(x, 0.3, rng=0)
+    assert abs(out.mean() - 1.0) < 0.02                     # inverted: E[out] = x
+    assert abs((out == 0).mean() - 0.3) < 0.02
+    dx = L.dropout_backward(np.ones_like(x), cache)
+    np.testing.assert_array_equal(dx == 0, out == 0)        # the same values are dropped
+    np.testing.assert_array_equal(L.dropout_forward(x, 0.3, rng=0)[0], out)
+    assert L.dropout_forward(x, 0.0, rng=1)[0] is not x and np.array_equal(L.dropout_forward(x, 0.0, rng=1)[0], x)
+
+
 def test_flatten_round_trip():
     x = np.arange(24.0).reshape(2, 3, 2, 2)
     out, cache = L.flatten_forward(x)
@@ -424,6 +483,15 @@ def test_pool_errors(func, label, change, message, monkeypatch):
     (lambda: L.maxpool2d_backward(np.zeros((2, 1, 3, 3)), L.maxpool2d_forward(X, 2)[1]),
      "maxpool2d_backward: dout has shape (2, 1, 3, 3) but the forward pass produced (2, 1, 4, 4)"),
     (lambda: L.relu_forward([1.0, -1.0]), "relu_forward: x must be a NumPy array, got list"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3, 4, 4)), np.ones(2), np.zeros(3)),
+     "batchnorm2d_forward: gamma must have one entry per channel, shape (3,), got (2,) (x (2, 3, 4, 4))"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3)), np.ones(3), np.zeros(3)),
+     "batchnorm2d_forward: x must be 4-D (N, C, H, W), got shape (2, 3)"),
+    (lambda: L.batchnorm2d_forward(np.zeros((2, 3, 4, 4)), np.ones(3), np.zeros(3), eps=0),
+     "batchnorm2d_forward: eps must be positive (it keeps the square root away from 0), got 0"),
+    (lambda: L.dropout_forward(np.zeros(3), 1.5), "dropout_forward: p is a probability of dropping, in [0, 1], got 1.5"),
+    (lambda: L.dropout_forward(np.zeros(3), 0.5, keep=np.ones(3)),
+     "dropout_forward: keep must be a boolean array of x's shape (3,), got float64 (3,)"),
     (lambda: L.im2col(X, 3, 0), "im2col: kw must be a positive int, got 0"),
     (lambda: L.col2im(np.zeros((5, 9)), (2, 1, 8, 8), 3, 3),
      "col2im: cols has shape (5, 9) but x_shape (2, 1, 8, 8) with a 3×3 kernel unfolds to (72, 9)"),
@@ -432,3 +500,107 @@ def test_other_errors(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value) == message
+
+
+# --------------------------------------------------------------------------- transposed convolution (lesson 09)
+
+@st.composite
+def conv_transpose_cases(draw):
+    n, c, f = (draw(st.integers(1, 3)) for _ in range(3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # output_padding below the stride or the dilation, padding that leaves at least one pixel
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    full = [(size - 1) * s + d * (k - 1) + op + 1
+            for size, s, d, k, op in zip((h, w), stride, dilation, (kh, kw), output_padding)]
+    padding = tuple(draw(st.integers(0, min(2, (length - 1) // 2))) for length in full)
+    seed = draw(st.integers(0, 2**32 - 1))
+    return (n, c, h, w), (c, f, kh, kw), (stride, padding, output_padding, dilation), seed
+
+
+@CASES
+@given(conv_transpose_cases())
+def test_conv_transpose2d_matches_torch(case):
+    x_shape, w_shape, (stride, padding, output_padding, dilation), seed = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[1])
+    out, cache = L.conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = L.conv_transpose2d_backward(dout, cache)
+    ref, (rdx, rdw, rdb) = torch_grads(
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=stride, padding=padding,
+                                           output_padding=output_padding, dilation=dilation),
+        (x, w, b), dout)
+    assert out.shape == ref.shape
+    assert rel_error(out, ref) < TOL
+    assert rel_error(dx, rdx) < TOL
+    assert rel_error(dw, rdw) < TOL
+    assert rel_error(db, rdb) < TOL
+    naive = L.conv_transpose2d_naive(x, w, b, stride, padding, output_padding, dilation)
+    assert rel_error(naive, out) < 1e-12
+
+
+def test_conv_transpose_is_the_input_gradient_of_a_convolution():
+    """conv_transpose2d(y, w) == conv2d's dx for dout = y: the same kernel, run backwards."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))   # conv: 3 -> 4 channels
+    out, cache = L.conv2d_forward(x, w, np.zeros(4), stride=2, padding=1)           # (2, 4, 5, 4)
+    y = rng.standard_normal(out.shape)
+    dx, _, _ = L.conv2d_backward(y, cache)
+    # a 9×8 input went to 5×4; the transposed conv gives back 9×7 unless output_padding adds a column
+    up, _ = L.conv_transpose2d_forward(y, w, np.zeros(3), stride=2, padding=1, output_padding=(0, 1))
+    np.testing.assert_allclose(up, dx, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_transpose_numerical_gradients():
+    rng = np.random.default_rng(8)
+    arrays = (rng.standard_normal((2, 2, 3, 4)), rng.standard_normal((2, 3, 3, 2)), rng.standard_normal(3))
+    check_numerically(lambda x, w, b: L.conv_transpose2d_forward(x, w, b, stride=(2, 1), padding=1,
+                                                                output_padding=(1, 0), dilation=(1, 2)),
+                      L.conv_transpose2d_backward, arrays)
+
+
+def test_stride_2_kernel_3_stamps_overlap_unevenly():
+    """The checkerboard of lesson 09: ones in, and every other output pixel gets two stamps."""
+    out, _ = L.conv_transpose2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1), stride=2)
+    assert out.shape == (1, 1, 9, 9)
+    per_axis = np.array([1, 1, 2, 1, 2, 1, 2, 1, 1])                  # stamps over 0-2, 2-4, 4-6, 6-8
+    np.testing.assert_array_equal(out[0, 0], np.outer(per_axis, per_axis))
+    even, _ = L.conv_transpose2d_forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 4, 4)), np.zeros(1), stride=2,
+                                         padding=1)
+    assert even.shape == (1, 1, 8, 8)
+    np.testing.assert_array_equal(even[0, 0, 1:-1, 1:-1], 4)          # kernel divisible by stride: even inside
+
+
+CONV_TRANSPOSE_ERRORS = [
+    ("weight layout", dict(w=np.zeros((4, 1, 3, 3))), "x has 2 channels but w expects 4; a transposed convolution's "
+                                                       "weight is laid out (C in, F out, KH, KW)"),
+    ("bias length", dict(b=np.zeros(2)), "b must have one bias per output channel, shape (3,), got (2,)"),
+    ("output padding", dict(stride=2, output_padding=2), "output_padding 2 must be smaller than the stride 2 or the "
+                                                         "dilation 1"),
+    ("cropped away", dict(padding=3), "padding 3 crops more than the 6 pixels"),
+    ("negative output padding", dict(output_padding=-1), "output_padding must be at least 0, got -1"),
+    ("x 3-D", dict(x=np.zeros((2, 4, 4))), "x must be 4-D (N, C, H, W), got shape (2, 4, 4)"),
+]
+
+
+@pytest.mark.parametrize("func", [L.conv_transpose2d_forward, L.conv_transpose2d_naive])
+@pytest.mark.parametrize("label, change, message", CONV_TRANSPOSE_ERRORS, ids=[c[0] for c in CONV_TRANSPOSE_ERRORS])
+def test_conv_transpose_errors(func, label, change, message, monkeypatch):
+    monkeypatch.setattr(L, "_col2im", lambda *a, **k: pytest.fail("work before checks"))
+    args = dict(x=np.zeros((2, 2, 4, 4)), w=np.zeros((2, 3, 3, 3)), b=np.zeros(3), stride=1, padding=0,
+                output_padding=0, dilation=1) | change
+    with pytest.raises(ValueError) as err:
+        func(**args)
+    assert str(err.value).startswith(func.__name__ + ": ")
+    assert message in str(err.value)
+
+
+def test_conv_transpose_backward_checks_dout():
+    _, cache = L.conv_transpose2d_forward(np.zeros((2, 2, 4, 4)), np.zeros((2, 3, 3, 3)), np.zeros(3), stride=2)
+    with pytest.raises(ValueError) as err:
+        L.conv_transpose2d_backward(np.zeros((2, 3, 8, 8)), cache)
+    assert str(err.value) == ("conv_transpose2d_backward: dout has shape (2, 3, 8, 8) but the forward pass "
+                              "produced (2, 3, 9, 9)")

@@ -66,7 +66,7 @@ def test_readme_leads_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     first_code = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S).group(1)
     assert "make lab" in first_code and "make test" in first_code
-    for n in range(9):
+    for n in range(10):
         assert f"`0{n}_" in readme, f"lesson 0{n} missing from the course map"
 
 

@@ -338,3 +338,31 @@ def test_summary_explains_shared_and_uncalled_parameters():
     text = s.table()
     assert "Parameters in modules the forward pass did not call: 10" in text
     assert "Parameters shared by several rows (counted once in the total): 16" in text
+# --------------------------------------------------------------------------- transposed convolution (lesson 09)
+
+@CASES
+@given(size=st.tuples(st.integers(1, 8), st.integers(1, 8)), kernel=pairs,
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+       output_padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)))
+def test_conv_transpose_output_size_matches_torch(size, kernel, stride, padding, output_padding, dilation):
+    x, w = torch.zeros(1, 1, *size), torch.zeros(1, 1, *kernel)
+    try:
+        expected = tuple(F.conv_transpose2d(x, w, stride=stride, padding=padding, output_padding=output_padding,
+                                            dilation=dilation).shape[2:])
+    except RuntimeError:                                   # torch refuses: so must we
+        with pytest.raises(ValueError, match="conv_transpose_output_size: "):
+            S.conv_transpose_output_size(size, kernel, stride, padding, output_padding, dilation)
+        return
+    assert S.conv_transpose_output_size(size, kernel, stride, padding, output_padding, dilation) == expected
+
+
+def test_worked_transposed_sizes():
+    assert S.conv_transpose_output_size(4, 4, stride=2, padding=1) == 8          # the usual ×2 upsampling
+    assert S.conv_transpose_output_size(4, 3, stride=2) == 9
+    assert S.conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1) == 8
+    assert S.conv_transpose_output_size((4, 5), 2, stride=2) == (8, 10)
+    # a stride-2 conv (kernel 3, padding 1) maps 7 and 8 to 4; output_padding picks which comes back
+    assert S.conv_output_size(7, 3, 2, 1) == S.conv_output_size(8, 3, 2, 1) == 4
+    assert [S.conv_transpose_output_size(4, 3, 2, 1, op) for op in (0, 1)] == [7, 8]

@@ -1,5 +1,5 @@
-"""The explorers of lessons 01-02 build without a browser and redraw what a learner expects;
-the static figures they share render."""
+"""The explorers of lessons 01-02 build without a browser and redraw what a learner expects,
+show their picture unstretched at a size that fits a laptop; the static figures they share render."""
 
 from __future__ import annotations
 
@@ -27,9 +27,15 @@ def _close_figures():
 
 # --------------------------------------------------------------------------- conv stepper
 
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
 def test_conv_stepper_starts_at_minus_six():
     stepper = widgets.conv_stepper()
-    assert isinstance(stepper, ipywidgets.VBox)
+    assert isinstance(stepper, widgets.ConvStepper) and isinstance(stepper.widget, ipywidgets.VBox)
     assert stepper.state == {"i": 0, "j": 0, "value": -6.0}
     assert "<b>-6</b>" in stepper.readout.value
     assert bytes(stepper.image.value).startswith(PNG)
@@ -63,11 +69,12 @@ def test_conv_stepper_second_example_with_stride_padding_and_bias():
 
 def test_kernel_editor_is_a_standard_layout_with_its_css_class():
     editor = widgets.kernel_editor(SMALL_PHOTO, downsample=1)
-    assert "cnnlab-kernel-editor" in editor._dom_classes
-    grid = [child for child in editor.children if isinstance(child, ipywidgets.GridBox)]
+    assert "cnnlab-kernel-editor" in editor.widget._dom_classes
+    parts = list(_walk(editor.widget))
+    grid = [part for part in parts if isinstance(part, ipywidgets.GridBox)]
     assert len(grid) == 1 and len(grid[0].children) == 9
     assert all(isinstance(cell, ipywidgets.FloatText) for cell in grid[0].children)
-    assert any(isinstance(child, ipywidgets.Image) for child in editor.children)
+    assert editor.image in parts and editor.controls["preset"] in parts
     np.testing.assert_array_equal(editor.state["kernel"], viz.KERNELS["Sobel x (vertical edges)"])
 
 
@@ -99,6 +106,9 @@ def test_kernel_editor_update_loads_a_kernel_and_rejects_a_wrong_shape():
     state = editor.update(kernel=box)
     np.testing.assert_allclose(state["kernel"], box)
     assert state["feature_map"].shape == (20, 15)
+    assert editor.controls["preset"].value == "box blur"         # the menu names a kernel it knows
+    editor.update(kernel=np.full((3, 3), 0.1))
+    assert editor.controls["preset"].value == "custom"
     with pytest.raises(ValueError, match="3×3"):
         editor.update(kernel=np.ones((5, 5)))
 
@@ -145,9 +155,56 @@ def test_feature_map_viewer_picks_layer_and_channel():
     assert viewer.state["channel"] == 1 and viewer.state["shape"] == (4, 4)
 
 
+def test_feature_map_viewer_names_the_channels():
+    maps = {"conv": np.random.default_rng(0).random((3, 8, 8)), "pool": np.zeros((3, 4, 4)), "fc": np.zeros((2, 1, 1))}
+    viewer = widgets.feature_map_viewer(maps, channel_names=["blur", "edge", "sharp"])
+    viewer.update(channel=1)
+    assert "channel 1 (edge)" in viewer.readout.value
+    viewer.update(layer="fc")                                   # two channels: the names do not apply
+    assert "channel 1:" in viewer.readout.value and "edge" not in viewer.readout.value
+
+
 def test_feature_map_viewer_rejects_maps_without_channels():
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         widgets.feature_map_viewer({"conv": np.zeros((5, 5))})
+
+
+# --------------------------------------------------------------------------- every explorer
+
+EXPLORERS = ["conv_stepper", "conv_stepper stride 2", "kernel_editor", "shape_calculator", "feature_map_viewer"]
+
+
+@pytest.fixture(scope="module")
+def explorers():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    photo = np.random.default_rng(0).random((600, 512))           # lesson 01's photo is 600×512
+    return {
+        "conv_stepper": widgets.conv_stepper(),
+        "conv_stepper stride 2": widgets.conv_stepper(viz.EXAMPLE_IMAGE_2, viz.EDGE_KERNEL, stride=2, padding=1),
+        "kernel_editor": widgets.kernel_editor(photo),
+        "shape_calculator": widgets.shape_calculator(),
+        "feature_map_viewer": widgets.feature_map_viewer(viz.feature_maps(net, torch.rand(1, 1, 300, 256))),
+    }
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_explorer_shows_its_picture_unstretched_and_small_enough(name, explorers):
+    explorer = explorers[name]
+    width, height = widgets.png_size(bytes(explorer.image.value))
+    layout = explorer.image.layout
+    assert (layout.width, layout.height, layout.max_width) == (f"{width}px", "auto", "100%")   # one pixel per pixel
+    assert width <= 560 if name == "kernel_editor" else width <= 920    # the editor's numbers sit beside it
+    assert height <= 400, f"{name}: a {width}×{height} picture leaves no room for the controls on a laptop"
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_explorer_owns_its_state_and_displays_its_widget(name, explorers):
+    explorer = explorers[name]
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    assert not {"state", "update", "controls", "hold"} & set(vars(explorer.widget))
+    with pytest.raises(ValueError, match="no control named"):
+        explorer.update(colour="red")
 
 
 # --------------------------------------------------------------------------- static figures
@@ -220,6 +277,8 @@ def test_widgets_fall_back_to_static_figures_without_ipywidgets(monkeypatch):
     assert isinstance(widgets.shape_calculator(), matplotlib.figure.Figure)
     assert isinstance(widgets.kernel_editor(SMALL_PHOTO), matplotlib.figure.Figure)
     assert isinstance(widgets.feature_map_viewer({"conv": np.zeros((2, 3, 3))}), matplotlib.figure.Figure)
+    labelled = widgets.feature_map_viewer({"conv": np.zeros((2, 3, 3))}, channel_names=["a (b)", "c"])
+    assert [ax.get_title() for ax in labelled.axes] == ["a\n(b)", "c"]
 
 
 def test_feature_maps_work_on_a_model_left_in_training_mode():

@@ -99,6 +99,16 @@ def test_fresh_workspace_holds_plain_copies(course):
     assert git(course, "status", "--porcelain") == ""            # work/ is the learner's, not git's
 
 
+def test_the_slideshow_style_is_given_once_and_then_left_alone(course):
+    (course / "notebooks" / "rise.css").write_text(".reveal h2 { text-transform: none; }\n")
+    workspace.refresh(course)
+    style = course / FOLDER / "notebooks" / "rise.css"
+    assert style.read_text() == (course / "notebooks" / "rise.css").read_text()   # RISE finds it beside the copies
+    style.write_text(".reveal h2 { color: teal; }\n")                          # the learner's own taste
+    workspace.refresh(course)
+    assert style.read_text() == ".reveal h2 { color: teal; }\n"
+
+
 def test_unchanged_copies_take_the_new_version(course):
     workspace.refresh(course)
     lesson = course / FOLDER / "notebooks" / "00_welcome.ipynb"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnlab import shapes
-from cnnlab.checks import Exercise
+from cnnlab.checks import Exercise, Mistake
+from cnnlab.checks.mistakes import Catalog
 
 NO_HELPERS = ("torch", "cnnlab.shapes", "cnnlab.models")
 
@@ -33,30 +34,64 @@ def _size_cases(rng):
             case(224, 7, 2, 3),            # ResNet's stem: 112
             case(10, 3, 1, 0, 2),          # dilation 2 spans 5: 6
             case(15, 3, 3, 1, 3),          # all at once: ⌊(15 + 2 − 6 − 1)/3⌋ + 1 = 4
-            case(int(rng.integers(12, 40)), 3, 2, 1)]
+            # fresh sizes for the same settings (the grader counts only cases no two draws repeat)
+            case(2 * int(rng.integers(6, 20)), 3, 2, 1),        # even n: ⌊(n − 1)/2⌋ rounds down
+            case(int(rng.integers(20, 60)), 5, 1, 2),          # "same"
+            case(int(rng.integers(12, 40)), 3, 1, 0, 2),       # dilation
+            case(int(rng.integers(16, 50)), 3, 3, 1, 3)]       # all at once
 
 
 def _size_ref(n, k, stride, padding, dilation):
     return shapes.conv_output_size(n, k, stride, padding, dilation)
 
 
+SIZE = Catalog(
+    off_by_one=Mistake(
+        "off by one",
+        nudge="your answer is one short: does your count include the window's first position?",
+        hint="count the first position too: ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1"),
+    round_up=Mistake(
+        "rounded up",
+        nudge="one position too many for some strides: what happens to a window that would stick out?",
+        hint="round down (//), not up: a window that would stick out over the padded edge is dropped"),
+    dilation_ignored=Mistake(
+        "dilation ignored",
+        nudge="the answers with dilation above 1 are too large: how many pixels does a dilated kernel span?",
+        hint="dilation {d} spreads the {k} taps over d(k−1) + 1 = {span} pixels: use that span instead of k"),
+    one_side=Mistake(
+        "padding on one side only",
+        nudge="the answers with padding are too small: where does the padding go?",
+        hint="padding goes on both sides: n + 2p"),
+    stride_ignored=Mistake(
+        "stride not divided",
+        nudge="the answers with a stride above 1 are far too large: how far apart are two windows?",
+        hint="divide by the stride {s} (rounding down) before adding 1"),
+    true_division=Mistake(
+        "true division instead of floor",
+        nudge="your answer is not a whole number: a count of positions is",
+        hint="use floor division //, which rounds down and gives an int: (n + 2p − d(k−1) − 1) // s + 1"),
+)
+
+
 def _size_hint(case, got, expected):
     n, k, s, p, d = (case[key] for key in ("n", "k", "stride", "padding", "dilation"))
+    span = d * (k - 1) + 1
     value = _as_int(got)
     if value is None:
-        return "return one whole number (an int)"
-    span = d * (k - 1) + 1
-    if value == expected - 1 and value == (n + 2 * p - span) // s:
-        return "off by one: count the first position too, ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1"
-    if value == -(-(n + 2 * p - span) // s) + 1:
-        return "round down, not up: a window that would stick out over the padded edge is dropped"
-    if d > 1 and value == (n + 2 * p - k) // s + 1:
-        return f"dilation {d} spreads the kernel over d(k−1) + 1 = {span} pixels"
-    if p and value == (n + p - span) // s + 1:
-        return "padding goes on both sides: n + 2p"
-    if s > 1 and value == n + 2 * p - span + 1:
-        return f"divide by the stride {s} (and round down) before adding 1"
-    return None
+        try:
+            exact = float(np.asarray(got))
+        except (TypeError, ValueError):
+            return None
+        return SIZE("true_division") if np.isclose(exact, (n + 2 * p - span) / s + 1) else None
+    if value == expected:
+        return None
+    return SIZE.unique({
+        "off_by_one": value == (n + 2 * p - span) // s,
+        "round_up": value == -(-(n + 2 * p - span) // s) + 1,
+        "dilation_ignored": d > 1 and value == (n + 2 * p - k) // s + 1,
+        "one_side": p > 0 and value == (n + p - span) // s + 1,
+        "stride_ignored": s > 1 and value == n + 2 * p - span + 1,
+    }, d=d, k=k, s=s, span=span)
 
 
 # --------------------------------------------------------------------------- exercise 2: parameters
@@ -70,26 +105,48 @@ def _param_cases(rng):
             case(512, 512, 3, 3, False),
             case(16, 32, 1, 1),
             case(3, 8, 7, 5),              # non-square kernel
-            case(int(rng.integers(2, 20)), int(rng.integers(2, 70)), 3, 3)]
+            case(int(rng.integers(2, 20)), int(rng.integers(2, 70)), 3, 3),
+            case(int(rng.integers(2, 64)), int(rng.integers(2, 128)), 3, 3, False)]
 
 
 def _param_ref(in_channels, filters, kh, kw, bias):
     return shapes.conv_params(in_channels, filters, (kh, kw), bias=bias)
 
 
+PARAMS = Catalog(
+    channels_ignored=Mistake(
+        "input channels ignored",
+        nudge="your count is too small whenever there are several input channels: how deep is one filter?",
+        hint="each filter spans all {c} input channels: it has {c}·{kh}·{kw} weights"),
+    no_bias=Mistake(
+        "bias missing",
+        nudge="your count is a little short when bias=True: what else does a filter learn besides its weights?",
+        hint="add one bias per filter"),
+    bias_when_false=Mistake(
+        "bias counted when bias=False",
+        nudge="your count is a little high for the layer with bias=False",
+        hint="bias=False: the layer has no biases to count"),
+    bias_per_slice=Mistake(
+        "one bias per kernel slice",
+        nudge="your count has too many biases: how many numbers does one filter add to its output map?",
+        hint="a filter adds ONE bias to its whole output map (after summing over all input channels): "
+             "one bias per filter, not one per (filter, channel) pair"),
+)
+
+
 def _param_hint(case, got, expected):
     c, f, kh, kw, bias = (case[key] for key in ("in_channels", "filters", "kh", "kw", "bias"))
     value = _as_int(got)
     if value is None:
-        return "return one whole number (an int)"
+        return None
     if value == f * kh * kw + f * bias and c > 1:
-        return f"each filter spans all {c} input channels: it has {c}·{kh}·{kw} weights"
+        return PARAMS("channels_ignored", c=c, kh=kh, kw=kw)
     if bias and value == f * c * kh * kw:
-        return "add one bias per filter"
+        return PARAMS("no_bias")
     if not bias and value == f * c * kh * kw + f:
-        return "bias=False: no biases to count"
-    if value == f * (c * kh * kw + 1) * (kh * kw):
-        return "one bias per filter, not one per weight"
+        return PARAMS("bias_when_false")
+    if bias and c > 1 and value == f * c * kh * kw + f * c:
+        return PARAMS("bias_per_slice")
     return None
 
 
@@ -110,22 +167,40 @@ def _field_ref(kernels, strides):
     return shapes.receptive_field(list(zip(kernels, strides)))
 
 
+FIELD = Catalog(
+    strides_ignored=Mistake(
+        "strides ignored",
+        nudge="your field is too small once a stride above 1 appears: how far apart are the inputs of the "
+              "layer after a stride?",
+        hint="a stride spaces the next layer's inputs apart: each later layer adds (k − 1) × (the product "
+             "of the strides BEFORE it)"),
+    kernels_summed=Mistake(
+        "kernel sizes added",
+        nudge="your field is too large even for two stacked 3×3 convolutions (they see 5×5): do the "
+              "windows overlap?",
+        hint="the layers overlap: start from 1 and let each layer add k − 1 (times the earlier strides)"),
+    own_stride=Mistake(
+        "own stride included",
+        nudge="your field is too large after a layer with a stride: which strides act on a layer's window?",
+        hint="multiply by the strides of the layers before, not including the layer's own stride"),
+)
+
+
 def _field_hint(case, got, expected):
     kernels, strides = case["kernels"], case["strides"]
     value = _as_int(got)
     if value is None:
-        return "return one whole number (an int)"
+        return None
     if value == 1 + sum(k - 1 for k in kernels) and any(s > 1 for s in strides):
-        return ("a stride spaces the next layer's inputs apart: each later layer adds "
-                "(k − 1) × (product of the strides BEFORE it)")
+        return FIELD("strides_ignored")
     if value == sum(kernels):
-        return "the layers overlap: each adds k − 1 (times the earlier strides), starting from 1"
+        return FIELD("kernels_summed")
     field, jump = 1, 1
     for k, s in zip(kernels, strides):
         jump *= s
         field += (k - 1) * jump
     if value == field:
-        return "multiply by the strides of the layers before, not including the layer's own stride"
+        return FIELD("own_stride")
     return None
 
 
@@ -140,3 +215,5 @@ EXERCISES = [
              diagnose=_field_hint, forbidden=NO_HELPERS,
              description="receptive field of a stack of convolutions and pools"),
 ]
+
+MISTAKES = {"output_size": SIZE, "conv_param_count": PARAMS, "receptive_field_size": FIELD}

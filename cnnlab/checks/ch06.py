@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from torch import nn
 
-from cnnlab.checks import Exercise, Probe
-from cnnlab.checks.ch04 import network_hint
+from cnnlab.checks import Exercise, Mistake, Probe
+from cnnlab.checks.ch04 import network_difference, probe_for, same_outputs
+from cnnlab.checks.mistakes import Catalog
 
 BLOCK_INPUT = 7           # odd on purpose: stride 2 must give 4×4 on both paths
 
@@ -29,25 +31,74 @@ def _block_ref(in_channels, out_channels, stride):
 _probe_values = Probe("network", (("size", BLOCK_INPUT),))
 
 
+BLOCK = Catalog(
+    no_shortcut=Mistake(
+        "shortcut missing",
+        nudge="shapes and parameters match but the outputs differ: what is added before the last ReLU?",
+        hint="your block has no shortcut: add the (projected) input before the last ReLU, ReLU(F(x) + shortcut(x))"),
+    relu_before_add=Mistake(
+        "ReLU before the addition",
+        nudge="shapes and parameters match but the outputs differ: in which order do the addition and the last "
+              "ReLU come?",
+        hint="conv-BN-ReLU, conv-BN, then add the shortcut, then ReLU: the last ReLU comes AFTER the addition"),
+    projection_bn=Mistake(
+        "projection without batch norm",
+        nudge="{count:,} parameters, expected {want:,}: look at the shortcut",
+        hint="a projection shortcut is a 1×1 conv (stride {s}, no bias) FOLLOWED by a batch norm"),
+    bias=Mistake(
+        "convs with bias",
+        nudge="{count:,} parameters, expected {want:,}: a few too many, one per output channel of each conv",
+        hint="the convs of a ResNet have no bias (bias=False): the batch norm's β that follows does the shifting"),
+    always_project=Mistake(
+        "projection where identity suffices",
+        nudge="{count:,} parameters, expected {want:,}: the shortcut has weights although the shape is kept",
+        hint="when stride is 1 and the channels stay the same, the shortcut is the identity (no parameters); "
+             "project only when the shape changes"),
+)
+
+
+def _block_params(c_in, c_out, stride, bias=False, projection_bn=True, always_project=False):
+    """Parameters of a basic block with one classic slip switched on; used to recognise the slip."""
+    def conv(c, f, k):
+        return c * f * k * k + (f if bias else 0)
+    total = conv(c_in, c_out, 3) + conv(c_out, c_out, 3) + 4 * c_out               # two convs, two BNs
+    if always_project or stride != 1 or c_in != c_out:
+        total += conv(c_in, c_out, 1) + (2 * c_out if projection_bn else 0)
+    return total
+
+
+class _ReluFirst(nn.Module):
+    """A basic block whose last ReLU comes before the addition (``twice``: and again after it)."""
+
+    def __init__(self, block: nn.Module, twice: bool):
+        super().__init__()
+        self.block, self.twice = block, twice
+
+    def forward(self, x):
+        b = self.block                                                 # a cnnlab BasicBlock
+        out = b.conv2(b.conv1(x).relu()).relu() + b.shortcut(x)
+        return out.relu() if self.twice else out
+
+
 def _block_hint(case, got, expected):
     from cnnlab.models.resnet import BasicBlock
 
     in_channels, out_channels, stride = case["in_channels"], case["out_channels"], case["stride"]
-    projects = stride != 1 or in_channels != out_channels
-    if int(got[0]) != int(expected[0]):
-        need = ("a 1×1 conv (stride {s}, no bias) and a batch norm on the shortcut, because the shape changes"
-                .format(s=stride) if projects else "an identity shortcut (no parameters), because the shape is kept")
-        return (f"{int(got[0]):,} parameters, expected {int(expected[0]):,}: two 3×3 convs without bias, "
-                f"two batch norms, and {need}")
-    hint = network_hint(got, expected, "the block")
-    if hint is not None:
-        return hint
-    probe = case.get("probe", _probe_values)
-    plain = probe(BasicBlock(in_channels, out_channels, stride, shortcut=False), case)
-    if np.allclose(got[3], plain[3], rtol=1e-4, atol=1e-5):
-        return "your block has no shortcut: add the (projected) input before the last ReLU"
-    return ("shapes and parameters match but the outputs differ: conv-BN-ReLU, conv-BN, then add the shortcut, "
-            "then ReLU (the ReLU comes after the addition)")
+    count, want = int(got[0]), int(expected[0])
+    if count != want:
+        numbers = dict(count=count, want=want, s=stride)
+        return BLOCK.unique({
+            "projection_bn": count == _block_params(in_channels, out_channels, stride, projection_bn=False),
+            "bias": count == _block_params(in_channels, out_channels, stride, bias=True),
+            "always_project": count == _block_params(in_channels, out_channels, stride, always_project=True),
+        }, **numbers)
+    if network_difference(got, expected, "the block") is not None:
+        return None
+    block, probe = BasicBlock(in_channels, out_channels, stride), probe_for(case, _probe_values)
+    return BLOCK.unique({
+        "no_shortcut": same_outputs(got, probe(BasicBlock(in_channels, out_channels, stride, shortcut=False), case)),
+        "relu_before_add": any(same_outputs(got, probe(_ReluFirst(block, twice), case)) for twice in (False, True)),
+    })
 
 
 # --------------------------------------------------------------------------- exercise 2: ResNet parameter count
@@ -58,7 +109,9 @@ def _count_cases(rng):
             dict(stages=(1, 1), widths=(8, 16), in_channels=1, num_classes=10),
             dict(stages=(2, 1, 3), widths=(16, 16, 32), in_channels=1, num_classes=10),  # same width, stride 2
             dict(stages=(1, 2), widths=(int(rng.integers(4, 12)), int(rng.integers(12, 20))), in_channels=3,
-                 num_classes=int(rng.integers(2, 20)))]
+                 num_classes=int(rng.integers(2, 20))),
+            dict(stages=(1, 1), widths=(int(rng.integers(4, 24)),) * 2, in_channels=int(rng.integers(1, 4)),
+                 num_classes=int(rng.integers(2, 20)))]                                   # stride 2, same width
 
 
 def _count_ref(stages, widths, in_channels, num_classes):
@@ -85,18 +138,36 @@ def _count_by_formula(stages, widths, in_channels, num_classes, projection_bn=Tr
     return total + channels * num_classes + num_classes                              # fully connected
 
 
+COUNT = Catalog(
+    no_stride_projection=Mistake(
+        "projection missing where the size halves",
+        nudge="your count is short for networks whose stages keep the width: what happens at a stage's first block?",
+        hint="the first block of stages 2, 3, ... halves the size: it needs a 1×1 projection even when the "
+             "width stays the same"),
+    projection_bn=Mistake(
+        "projection without batch norm",
+        nudge="your count is short by 2 per channel of every projection",
+        hint="a projection shortcut is a 1×1 conv followed by a batch norm (2 parameters per channel)"),
+    bias=Mistake(
+        "convs with bias",
+        nudge="your count is a little high: one extra number per output channel of every conv",
+        hint="the convs of a ResNet have no bias (the batch norm's β shifts instead)"),
+    no_stem=Mistake(
+        "stem left out",
+        nudge="your count is short by the same amount for every layout of stages: what comes before stage 1?",
+        hint="count the stem too: a 7×7 conv from in_channels to widths[0] (no bias) and its batch norm"),
+)
+
+
 def _count_hint(case, got, expected):
-    slips = {
-        "the first block of stages 2, 3, ... halves the size: it needs a 1×1 projection even when the width "
-        "stays the same": dict(project_on_stride=False),
-        "a projection shortcut is a 1×1 conv followed by a batch norm (2 parameters per channel)":
-            dict(projection_bn=False),
-        "the convs of a ResNet have no bias (the batch norm's β shifts instead)": dict(bias=True),
-    }
-    for hint, slip in slips.items():
-        if int(np.asarray(got)) == _count_by_formula(**case, **slip):
-            return hint
-    return None
+    value = int(np.asarray(got))
+    stem = case["in_channels"] * case["widths"][0] * 49 + 2 * case["widths"][0]
+    return COUNT.unique({
+        "no_stride_projection": value == _count_by_formula(**case, project_on_stride=False),
+        "projection_bn": value == _count_by_formula(**case, projection_bn=False),
+        "bias": value == _count_by_formula(**case, bias=True),
+        "no_stem": value == _count_by_formula(**case) - stem,
+    })
 
 
 EXERCISES = [
@@ -107,3 +178,5 @@ EXERCISES = [
              diagnose=_count_hint, forbidden=("torch", "cnnlab"),
              description="count the parameters of a ResNet with basic blocks by formula"),
 ]
+
+MISTAKES = {"residual_block": BLOCK, "resnet_param_count": COUNT}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnnlab.checks import Exercise, Probe
+from cnnlab.checks import Exercise, Mistake, Probe
+from cnnlab.checks.mistakes import Catalog
 from cnnlab.common import parameter_count
 
 HEAD_IN = 1280                  # features EfficientNet-Lite0's classifier reads
@@ -36,17 +37,41 @@ def _head_ref(num_classes):
     return replace_head(freeze(_model()), num_classes)
 
 
+HEAD = Catalog(
+    not_replaced=Mistake(
+        "head not replaced",
+        nudge="the output still has 1,000 classes",
+        hint="replace model.classifier by a new nn.Linear({head_in}, {k}): ImageNet's head answers ImageNet's "
+             "1,000 classes"),
+    nothing_frozen=Mistake(
+        "nothing frozen",
+        nudge="every parameter still learns",
+        hint="set requires_grad = False on every pretrained parameter, then attach the new head"),
+    head_frozen=Mistake(
+        "new head frozen too",
+        nudge="nothing learns at all",
+        hint="freeze first, then attach the new head: a layer created afterwards learns (requires_grad is True "
+             "for new parameters)"),
+    extra_trainable=Mistake(
+        "more than the head learns",
+        nudge="{trainable:,} parameters learn, expected only the head's {want:,}",
+        hint="freeze every pretrained layer, the last conv block included: only the new head "
+             "({head_in}·{k} + {k} = {want:,} parameters) learns"),
+)
+
+
 def _head_hint(case, got, expected):
     trainable, total, shape = int(got[0]), int(got[1]), tuple(int(n) for n in got[2])
     k = case["num_classes"]
+    numbers = dict(head_in=HEAD_IN, k=k, trainable=trainable, want=int(expected[0]))
     if shape[-1] == 1000 and k != 1000:
-        return f"the output still has 1,000 classes: replace model.classifier by nn.Linear({HEAD_IN}, {k})"
+        return HEAD("not_replaced", **numbers)
     if trainable == total:
-        return "nothing is frozen: set requires_grad = False on every pretrained parameter"
+        return HEAD("nothing_frozen", **numbers)
     if trainable == 0:
-        return "the new head is frozen too: freeze first, then attach the new head (a new layer learns)"
-    if trainable != int(expected[0]):
-        return f"{trainable:,} parameters learn, expected only the head's {HEAD_IN}·{k} + {k} = {int(expected[0]):,}"
+        return HEAD("head_frozen", **numbers)
+    if trainable > int(expected[0]):
+        return HEAD("extra_trainable", **numbers)
     return None
 
 
@@ -83,20 +108,36 @@ def _count_ref(frozen_stages, num_classes):
     return np.int64(parameter_count(model, trainable_only=True))
 
 
+COUNT = Catalog(
+    everything=Mistake(
+        "every parameter counted",
+        nudge="your count is the size of the whole model",
+        hint="count only the parameters with requires_grad (and freeze the stem and the stages first)"),
+    stem=Mistake(
+        "stem not frozen",
+        nudge="your count is a little too high: what comes before stage 1?",
+        hint="the stem is frozen too: it comes before stage 1"),
+    one_short=Mistake(
+        "one stage too few",
+        nudge="your count is too high by one stage: how are the stages numbered?",
+        hint="stages are numbered from 1 (model.features.stage1 … stage7): frozen_stages=2 freezes stage1 AND "
+             "stage2, so loop over range(1, frozen_stages + 1)"),
+    shifted=Mistake(
+        "stages shifted by one",
+        nudge="you freeze the right number of stages, but not the right ones",
+        hint="stages are numbered from 1: frozen_stages=2 freezes stage1 and stage2, not stage2 and stage3"),
+)
+
+
 def _count_hint(case, got, expected):
     got = int(np.asarray(got))
-    if got == _total(case["num_classes"]):
-        return "that is every parameter: count only those with requires_grad (and freeze first)"
-    slips = {
-        "the stem is frozen too: it comes before stage 1": dict(skip_stem=True),
-        "stages are numbered from 1 (model.features.stage1 ... stage7): frozen_stages=2 freezes stage1 and stage2":
-            dict(shift=-1),
-        "stages are numbered from 1: frozen_stages=2 freezes stage1 and stage2, not stage2 and stage3": dict(shift=1),
-    }
-    for hint, slip in slips.items():
-        if got == _trainable_with(case["frozen_stages"], case["num_classes"], **slip):
-            return hint
-    return None
+    n, k = case["frozen_stages"], case["num_classes"]
+    return COUNT.unique({
+        "everything": got == _total(k),
+        "stem": got == _trainable_with(n, k, skip_stem=True),
+        "one_short": got == _trainable_with(n, k, shift=-1),
+        "shifted": got == _trainable_with(n, k, shift=1),
+    })
 
 
 # --------------------------------------------------------------------------- exercise 3: fine-tuning optimizer
@@ -114,19 +155,47 @@ def _optim_ref(num_classes, lr, backbone_lr_scale):
     return torch.optim.Adam(finetune_param_groups(_model(num_classes), lr, backbone_lr_scale))
 
 
+OPTIMIZER = Catalog(
+    head_only=Mistake(
+        "only the head in the optimizer",
+        nudge="your optimizer holds the head's parameters only",
+        hint="fine-tuning trains every layer: put the backbone in the optimizer too, at a smaller rate"),
+    one_group=Mistake(
+        "one group for everything",
+        nudge="your optimizer has a single parameter group: how can two parts learn at two rates?",
+        hint="make two groups, each with its own lr: [{{'params': backbone, 'lr': lr·scale}}, "
+             "{{'params': head, 'lr': lr}}]"),
+    swapped=Mistake(
+        "rates swapped",
+        nudge="the head learns slowly and the backbone fast",
+        hint="the pretrained backbone gets lr · backbone_lr_scale (small steps keep what it knows), the new "
+             "head the full lr"),
+    same_rate=Mistake(
+        "same rate for both groups",
+        nudge="both groups learn at the same rate",
+        hint="multiply the backbone's rate by backbone_lr_scale"),
+    missing=Mistake(
+        "part of the model missing",
+        nudge="the groups hold {covered:,} parameters; the model has {total:,}",
+        hint="every parameter belongs to exactly one group: the head's, or the backbone's (everything else)"),
+)
+
+
 def _optim_hint(case, got, expected):
     lrs, sizes, covered = got
-    head = HEAD_IN * case["num_classes"] + case["num_classes"]
+    k = case["num_classes"]
+    head = HEAD_IN * k + k
+    numbers = dict(covered=int(covered), total=_total(k))
     if len(lrs) == 1 and int(sizes[0]) == head:
-        return "only the head is in the optimizer: fine-tuning trains every layer, the backbone at a smaller rate"
+        return OPTIMIZER("head_only", **numbers)
     if len(lrs) == 1:
-        return "one group for everything: put the backbone and the head in two groups with their own lr"
-    if len(lrs) == 2 and int(sizes[0]) == head:
-        return "the rates are swapped: the pretrained backbone gets lr · backbone_lr_scale, the new head the full lr"
+        return OPTIMIZER("one_group", **numbers)
+    if int(covered) != _total(k):
+        return OPTIMIZER("missing", **numbers)
     if len(lrs) == 2 and np.isclose(lrs[0], lrs[1]):
-        return "both groups have the same rate: multiply the backbone's by backbone_lr_scale"
-    if int(covered) != _total(case["num_classes"]):
-        return f"the groups hold {int(covered):,} parameters; the model has {_total(case['num_classes']):,}"
+        return OPTIMIZER("same_rate", **numbers)
+    if len(lrs) == 2 and int(sizes[0]) == head:
+        return OPTIMIZER("swapped", **numbers)
     return None
 
 
@@ -141,3 +210,5 @@ EXERCISES = [
              probe=Probe("optimizer_groups"), imports=("cnnlab.models",), diagnose=_optim_hint, forbidden=("cnnlab.transfer",), rtol=1e-9,
              description="Adam with two parameter groups: backbone at a smaller rate, new head at the full rate"),
 ]
+
+MISTAKES = {"freeze_and_replace_head": HEAD, "trainable_after_freezing": COUNT, "finetune_optimizer": OPTIMIZER}

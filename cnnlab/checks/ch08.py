@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
+from torch import nn
 
-from cnnlab.checks import Exercise, Probe
+from cnnlab.checks import Exercise, Mistake, Probe
+from cnnlab.checks.mistakes import Catalog
 
 PROBE_SIZE = (5, 7)       # a non-square input, so that a wrong padding cannot hide
 INCEPTION_KEYS = ("in_channels", "c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj")
+INCEPTION_PROBE = Probe("block", (("height", PROBE_SIZE[0]), ("width", PROBE_SIZE[1])))
 
 
 # --------------------------------------------------------------------------- exercise 1: Inception module
@@ -49,27 +54,90 @@ def _block_params(case, k5: int = 5, bias: bool = False, norm: bool = True, pool
     return sum(_unit_params(i, o, k, bias, norm) for i, o, k in units)
 
 
+INCEPTION = Catalog(
+    pool_projection=Mistake(
+        "pool branch without its 1×1 conv",
+        nudge="your output has c1 + c3 + c5 + in_channels channels: which branch passes the input's channels "
+              "through?",
+        hint="the pool branch passes all input channels: add its 1×1 conv down to pool_proj channels"),
+    bias=Mistake(
+        "convs with bias",
+        nudge="{count:,} parameters, expected {want:,}: one too many per output channel of each conv",
+        hint="each conv is followed by batch norm: use bias=False, the batch norm's β already shifts"),
+    no_norm=Mistake(
+        "batch norm missing",
+        nudge="{count:,} parameters, expected {want:,}: what follows each conv?",
+        hint="each conv needs a batch norm after it (γ and β, 2 per channel), then the ReLU"),
+    k5_as_3=Mistake(
+        "5×5 branch built as 3×3",
+        nudge="{count:,} parameters, expected {want:,}: look at the widest branch",
+        hint="the wide branch needs a 5×5 kernel (padding 2), not 3×3"),
+    order=Mistake(
+        "branches concatenated out of order",
+        nudge="the right numbers, in the wrong channels: in which order do the branches go?",
+        hint="concatenate in the order 1×1, 3×3, 5×5, pool, along dim 1"),
+    avg_pool=Mistake(
+        "average pooling instead of max",
+        nudge="channels and parameters match; only the pool branch's outputs differ",
+        hint="the pool branch starts with a 3×3 MAX pool, stride 1, padding 1"),
+    no_relu=Mistake(
+        "ReLU missing",
+        nudge="channels and parameters match but some outputs are negative",
+        hint="put a ReLU after every batch norm: conv → BN → ReLU in every unit"),
+)
+
+
+def _inception_variant(case, order=(0, 1, 2, 3), pool=nn.MaxPool2d, relu=True) -> nn.Module:
+    """The reference block with its branches in another order, another pool or no ReLU."""
+    def unit(c_in, c_out, k):
+        layers = [nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out, eps=0.001)]
+        return nn.Sequential(*layers, *([nn.ReLU()] if relu else []))
+
+    c = case
+
+    class Variant(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b1 = unit(c["in_channels"], c["c1"], 1)
+            self.b3 = nn.Sequential(unit(c["in_channels"], c["c3_reduce"], 1), unit(c["c3_reduce"], c["c3"], 3))
+            self.b5 = nn.Sequential(unit(c["in_channels"], c["c5_reduce"], 1), unit(c["c5_reduce"], c["c5"], 5))
+            self.bp = nn.Sequential(pool(3, 1, 1), unit(c["in_channels"], c["pool_proj"], 1))
+
+        def forward(self, x):
+            parts = [self.b1(x), self.b3(x), self.b5(x), self.bp(x)]
+            return torch.cat([parts[i] for i in order], dim=1)
+
+    return Variant()
+
+
 def _inception_hint(case, got, expected):
     count, shape, _ = got
     want_count, want_shape, _ = expected
     channels = int(shape[1]) if len(shape) > 1 else None
     if channels != int(want_shape[1]):
         if channels == case["c1"] + case["c3"] + case["c5"] + case["in_channels"]:
-            return "the pool branch passes all input channels through: add its 1×1 conv down to pool_proj channels"
-        return (f"{channels} output channels, expected c1 + c3 + c5 + pool_proj = {int(want_shape[1])}: "
-                "concatenate the four branches along dim 1")
+            return INCEPTION("pool_projection")
+        return None
     if tuple(shape) != tuple(want_shape):
-        return "every branch must keep H×W: padding 1 for the 3×3 conv and the pool, padding 2 for the 5×5"
-    wrong_counts = {
-        _block_params(case, bias=True): "each conv has a bias as well as batch norm: use bias=False, β already shifts",
-        _block_params(case, bias=True, norm=False): "each conv needs a batch norm after it (γ and β, 2 per channel)",
-        _block_params(case, k5=3): "the wide branch needs a 5×5 kernel (padding 2), not 3×3",
-        _block_params(case, k5=3, bias=True, norm=False): "batch norm is missing and the wide branch is 3×3, not 5×5",
-    }
+        return None
+    numbers = dict(count=int(count), want=int(want_count))
     if int(count) != int(want_count):
-        return wrong_counts.get(int(count), f"{int(count):,} parameters, expected {int(want_count):,}")
-    return ("channels and parameters match but the values differ: concatenate in the order 1×1, 3×3, 5×5, "
-            "pool; put a ReLU after every batch norm; use a 3×3 max pool with stride 1 and padding 1")
+        return INCEPTION.unique({
+            "bias": int(count) == _block_params(case, bias=True),
+            "no_norm": int(count) in (_block_params(case, bias=True, norm=False), _block_params(case, norm=False)),
+            "k5_as_3": int(count) == _block_params(case, k5=3),
+        }, **numbers)
+    orders = [o for o in itertools.permutations(range(4)) if o != (0, 1, 2, 3)]
+    return INCEPTION.unique({
+        "order": any(_same_block(got, _inception_variant(case, order=o), case) for o in orders),
+        "avg_pool": _same_block(got, _inception_variant(case, pool=nn.AvgPool2d), case),
+        "no_relu": _same_block(got, _inception_variant(case, relu=False), case),
+    }, **numbers)
+
+
+def _same_block(got, block, case) -> bool:
+    other = case.get("probe", INCEPTION_PROBE)(block, case)      # the probe that made the answer
+    return got[2].shape == other[2].shape and np.allclose(got[2], other[2], rtol=5e-3, atol=3e-3)
 
 
 # --------------------------------------------------------------------------- exercise 2: bottleneck arithmetic
@@ -92,19 +160,38 @@ def _bottleneck_ref(in_channels, reduce, out_channels, kernel_size):
     return np.int64(direct), np.int64(squeezed)
 
 
+BOTTLENECK = Catalog(
+    no_bias=Mistake(
+        "biases left out",
+        nudge="both numbers are a little short: what else does every conv learn?",
+        hint="every conv has one bias per filter: add out_channels (and reduce) biases"),
+    no_reduce=Mistake(
+        "the 1×1 conv's parameters left out",
+        nudge="the second number is too small: how many convs does the bottleneck path have?",
+        hint="the bottleneck's own 1×1 conv has weights too: reduce · in_channels + reduce"),
+    swapped=Mistake(
+        "the two numbers swapped",
+        nudge="your two numbers are right but in the wrong order",
+        hint="first the parameters without the bottleneck, then with it"),
+    area=Mistake(
+        "kernel area k, not k²",
+        nudge="right for 1×1 kernels, too small for larger ones",
+        hint="a k×k kernel has k·k weights per input channel"),
+)
+
+
 def _bottleneck_hint(case, got, expected):
     c, r, f, k = case["in_channels"], case["reduce"], case["out_channels"], case["kernel_size"]
     try:
         direct, squeezed = (int(v) for v in np.asarray(got, dtype=np.float64).ravel()[:2])
     except (TypeError, ValueError):
-        return "return two numbers: (parameters without the bottleneck, parameters with it)"
-    if direct == f * c * k * k or squeezed == r * c + f * r * k * k:
-        return "every conv has one bias per filter: add out_channels (and reduce) biases"
-    if squeezed == f * r * k * k + f:
-        return "the bottleneck's own 1×1 conv has weights too: reduce · in_channels + reduce"
-    if (direct, squeezed) == (int(expected[1]), int(expected[0])):
-        return "the two numbers are swapped: first without the bottleneck, then with it"
-    return None
+        return None
+    return BOTTLENECK.unique({
+        "no_bias": direct == f * c * k * k and squeezed == r * c + f * r * k * k,
+        "no_reduce": direct == int(expected[0]) and squeezed == f * r * k * k + f,
+        "swapped": (direct, squeezed) == (int(expected[1]), int(expected[0])),
+        "area": k > 1 and direct == f * c * k + f and squeezed == r * c + r + f * r * k + f,
+    })
 
 
 # --------------------------------------------------------------------------- exercise 3: compound scaling
@@ -116,7 +203,17 @@ def _scaling_cases(rng):
             dict(phi=2.5, alpha=1.3, beta=1.05, gamma=1.2, base_resolution=192),
             dict(phi=-1.0, alpha=1.2, beta=1.1, gamma=1.15, base_resolution=224),
             dict(phi=float(rng.uniform(0, 7)), alpha=float(rng.uniform(1, 1.5)), beta=float(rng.uniform(1, 1.3)),
-                 gamma=float(rng.uniform(1, 1.3)), base_resolution=int(rng.integers(64, 320)))]
+                 gamma=float(rng.uniform(1, 1.3)), base_resolution=int(rng.integers(64, 320))),
+            _rounds_up(rng)]
+
+
+def _rounds_up(rng) -> dict:
+    """A random setting whose resolution has a fractional part of at least 0.5: int() and round() differ."""
+    while True:
+        case = dict(phi=float(rng.uniform(0.5, 5)), alpha=float(rng.uniform(1, 1.5)), beta=float(rng.uniform(1, 1.3)),
+                    gamma=float(rng.uniform(1.05, 1.3)), base_resolution=int(rng.integers(64, 320)))
+        if (case["base_resolution"] * case["gamma"] ** case["phi"]) % 1 >= 0.5:
+            return case
 
 
 def _scaling_ref(phi, alpha, beta, gamma, base_resolution):
@@ -126,27 +223,45 @@ def _scaling_ref(phi, alpha, beta, gamma, base_resolution):
     return s.depth, s.width, np.int64(s.resolution)
 
 
+SCALING = Catalog(
+    not_powers=Mistake(
+        "multiplied, not raised to φ",
+        nudge="the depth and width multipliers grow too slowly (or too fast) with φ",
+        hint="the multipliers are powers: depth = alpha ** phi, width = beta ** phi, not alpha * phi"),
+    truncated=Mistake(
+        "resolution truncated with int()",
+        nudge="the resolution is sometimes one pixel short",
+        hint="round the resolution to the nearest pixel (round): int() cuts 257.6 down to 257"),
+    multiplier=Mistake(
+        "resolution left as a multiplier",
+        nudge="the third number should be a size in pixels",
+        hint="the third number is the resolution in pixels: base_resolution · gamma ** phi, rounded"),
+    not_rounded=Mistake(
+        "resolution not rounded",
+        nudge="the resolution is not a whole number of pixels",
+        hint="round the resolution to a whole number of pixels: round(base_resolution * gamma ** phi)"),
+)
+
+
 def _scaling_hint(case, got, expected):
     phi, a, b, g, base = (case[k] for k in ("phi", "alpha", "beta", "gamma", "base_resolution"))
     try:
         depth, width, resolution = (float(v) for v in got)
     except (TypeError, ValueError):
-        return "return three numbers: (depth multiplier, width multiplier, resolution in pixels)"
-    powers_wrong = not (np.isclose(depth, a ** phi) and np.isclose(width, b ** phi))
-    if powers_wrong and (np.isclose(depth, a * phi) or np.isclose(width, b * phi)):
-        return "the multipliers are powers: depth = alpha ** phi, not alpha * phi"
-    if np.isclose(resolution, g ** phi):
-        return "the third number is the resolution in pixels: base_resolution · gamma ** phi"
-    if resolution == int(base * g ** phi) and resolution != round(base * g ** phi):
-        return "round the resolution to the nearest pixel (round), int() cuts 257.6 down to 257"
-    if np.isclose(resolution, base * g ** phi):
-        return "round the resolution to a whole number of pixels"
-    return None
+        return None
+    powers_right = np.isclose(depth, a ** phi) and np.isclose(width, b ** phi)
+    exact = base * g ** phi
+    return SCALING.unique({
+        "not_powers": not powers_right and (np.isclose(depth, a * phi) or np.isclose(width, b * phi)),
+        "truncated": powers_right and resolution == int(exact) and resolution != round(exact),
+        "multiplier": powers_right and np.isclose(resolution, g ** phi),
+        "not_rounded": powers_right and np.isclose(resolution, exact) and resolution != round(exact),
+    })
 
 
 EXERCISES = [
     Exercise(name="inception_module", chapter="08", points=4, cases=_inception_cases, reference=_inception_ref,
-             probe=Probe("block", (("height", PROBE_SIZE[0]), ("width", PROBE_SIZE[1]))), diagnose=_inception_hint,
+             probe=INCEPTION_PROBE, diagnose=_inception_hint,
              forbidden=("cnnlab.models",), rtol=5e-3, atol=3e-3,   # PyTorch's default BN eps passes too
              description="build an Inception block: four parallel branches concatenated along the channels"),
     Exercise(name="bottleneck_params", chapter="08", points=2, cases=_bottleneck_cases, reference=_bottleneck_ref,
@@ -156,3 +271,5 @@ EXERCISES = [
              diagnose=_scaling_hint, forbidden=("torch", "cnnlab"),
              description="EfficientNet's compound scaling: depth, width and resolution for one phi"),
 ]
+
+MISTAKES = {"inception_module": INCEPTION, "bottleneck_params": BOTTLENECK, "compound_multipliers": SCALING}

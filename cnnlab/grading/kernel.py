@@ -24,6 +24,7 @@ import ctypes
 import errno
 import os
 import platform
+import signal
 import struct
 
 # --------------------------------------------------------------------------- libc
@@ -303,6 +304,33 @@ def seccomp_install(refused: tuple[str, ...] = REFUSED) -> int:
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     _check(libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
     return len(refused)
+
+
+# --------------------------------------------------------------------------- processes
+
+def user_processes(uid: int) -> list[int]:
+    """Every live process whose real or effective user id is ``uid`` (from /proc; zombies are dead already)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except (OSError, ValueError):
+            continue
+        if not fields.get("State", "").strip().startswith(("Z", "X")) and str(uid) in fields.get("Uid", "").split()[:2]:
+            found.append(int(entry))
+    return found
+
+
+def kill_all(pids) -> None:
+    """SIGKILL each process, ignoring those already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 # --------------------------------------------------------------------------- capabilities

@@ -685,37 +685,15 @@ def _kill_session(pid: int) -> None:
         pass
 
 
-def user_processes(uid: int) -> list[int]:
-    """Every live process whose real or effective user id is ``uid`` (from /proc; zombies are dead already)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except (OSError, ValueError):
-            continue
-        if fields.get("State", "").strip().startswith(("Z", "X")):
-            continue
-        if str(uid) in fields.get("Uid", "").split()[:2]:
-            found.append(int(entry))
-    return found
-
-
 def kill_user(uid: int) -> int:
     """SIGKILL every process of ``uid`` until none is left; return how many were found running."""
     killed = 0
     for _ in range(1000):
-        pids = user_processes(uid)
+        pids = kernel.user_processes(uid)
         if not pids:
             break
         killed += len(pids)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kernel.kill_all(pids)
         time.sleep(0.002)
     return killed
 
@@ -806,11 +784,7 @@ def remove_cgroup(group: str) -> None:
                 _write(os.path.join(group, "cgroup.kill"), "1")
             except OSError:
                 pass
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        kernel.kill_all(pids)
         time.sleep(0.005)
 
 

@@ -6,6 +6,8 @@
 - attribution: saliency and Grad-CAM (lesson 07)
 - transfer: learning curves and example patches of lesson 07's experiment
 - architectures: lesson 08's accuracy-against-cost and cost-split charts, the Inception diagram
+- scenes: lesson 09's masks, boxes, segmentations, detections, precision–recall, stamp counts
+- audio: lesson 09's waveforms, spectrograms, mel filters and shift curves
 """
 
 from .images import *  # noqa: F401,F403  (lessons 01-03)
@@ -14,3 +16,5 @@ from .live import *  # noqa: F401,F403  (lesson 04)
 from .attribution import *  # noqa: F401,F403  (lesson 07)
 from .transfer import *  # noqa: F401,F403  (lesson 07)
 from .architectures import *  # noqa: F401,F403  (lesson 08)
+from .scenes import *  # noqa: F401,F403  (lesson 09)
+from .audio import *  # noqa: F401,F403  (lesson 09)

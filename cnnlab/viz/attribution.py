@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.nn import functional as F
 
+from .images import MAX_WIDTH
+
 __all__ = ["saliency", "grad_cam", "show_heatmap"]
 
 
@@ -128,7 +130,7 @@ def show_heatmap(image: np.ndarray, heat, alpha: float = 0.5, title: str = "",
                                 size=image.shape[:2], mode="bilinear", align_corners=False)
         heat = resized[0, 0].numpy()
     gray = image.ndim == 2
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), layout="constrained")   # leaves room for the title
+    fig, axes = plt.subplots(1, 3, figsize=(MAX_WIDTH, 3.5), layout="constrained")   # leaves room for the title
     axes[0].imshow(image, cmap="gray" if gray else None)
     axes[0].set_title("image")
     axes[1].imshow(heat, cmap=cmap, vmin=0, vmax=1)

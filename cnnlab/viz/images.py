@@ -5,6 +5,11 @@ widget backend, so the figures also appear in an exported (HTML) notebook. The
 explorers in ``cnnlab.widgets`` call these same functions to draw, so the picture a
 learner sees in a static page is the picture a slider redraws.
 
+Figures are sized for JupyterLab on a 1366×768 laptop: at most ``MAX_WIDTH`` inches wide
+(shown inline at 100 dpi, that is the width of a notebook's output area, so nothing is
+scaled down) and no text smaller than 8 points. Input matrices are drawn like pictures:
+a larger value is a brighter cell.
+
 The worked examples of lesson 01 live here too, so that figures, widgets, notebooks
 and tests all start from the same numbers.
 """
@@ -54,6 +59,8 @@ KERNELS: dict[str, np.ndarray] = {
 """Hand-designed 3×3 kernels of lesson 01 (cross-correlation convention, like every DL library)."""
 
 WINDOW, LAST, PADDING = "#d62728", "#1f77b4", "#e8e8e8"
+MAX_WIDTH = 9.2
+"""Widest figure in inches: 920 pixels at JupyterLab's 100 dpi fit its output area on a 1366×768 screen."""
 
 
 # --------------------------------------------------------------------------- drawing helpers
@@ -69,7 +76,7 @@ def _format(value: float, fmt: str | Callable[[float], str]) -> str:
 
 
 def draw_matrix(ax, a: np.ndarray, title: str = "", *, fmt: str | Callable[[float], str] = "{:g}",
-                cmap: str | Colormap = "Greys", vmin: float | None = None, vmax: float | None = None,
+                cmap: str | Colormap = "gray", vmin: float | None = None, vmax: float | None = None,
                 boxes: Sequence[tuple[int, int, int, int, str]] = (), annotate: bool = True,
                 fontsize: float | None = None) -> None:
     """Draw a small matrix as coloured cells with its numbers written in. Lessons 01-03.
@@ -79,7 +86,7 @@ def draw_matrix(ax, a: np.ndarray, title: str = "", *, fmt: str | Callable[[floa
         a: (H, W) values; NaN cells stay blank (an output not computed yet).
         title: axes title.
         fmt: format string or function for the numbers.
-        cmap, vmin, vmax: colouring of the cells.
+        cmap, vmin, vmax: colouring of the cells (default: grey levels, larger values brighter).
         boxes: rectangles to outline, each (row, col, height, width, colour).
         annotate: write the numbers in the cells.
         fontsize: size of the numbers (default: smaller for bigger matrices).
@@ -87,9 +94,12 @@ def draw_matrix(ax, a: np.ndarray, title: str = "", *, fmt: str | Callable[[floa
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
         raise ValueError(f"draw_matrix: expected a 2-D array, got shape {a.shape}")
+    finite = a[np.isfinite(a)]
+    if vmin is None and vmax is None and finite.size and finite.min() == finite.max():
+        vmin, vmax = finite[0] - 1, finite[0] + 1            # all equal: a middle grey, not the darkest
     image = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
     if annotate:
-        size = fontsize or (11 if max(a.shape) <= 6 else 8 if max(a.shape) <= 10 else 6)
+        size = fontsize or (11 if max(a.shape) <= 6 else 9 if max(a.shape) <= 10 else 8)
         for (r, c), v in np.ndenumerate(a):
             if np.isfinite(v):
                 colour = _text_colour(image.cmap(image.norm(v)))
@@ -124,11 +134,12 @@ def _panels(shapes_hw: Sequence[tuple[int, int]], cell: float = 0.45, title_spac
 
     Args:
         shapes_hw: (rows, cols) of the matrix each panel will show.
-        cell: side of one cell in inches.
+        cell: side of one cell in inches, at most; smaller when the row would be wider than ``MAX_WIDTH``.
         title_space: inches above the tallest panel for the titles.
     """
     widths = [max(c, 3) for _, c in shapes_hw]                 # room for the title of a narrow panel
     height = max(r for r, _ in shapes_hw)
+    cell = min(cell, (MAX_WIDTH - 0.7 * len(widths) - 0.3) / sum(widths))
     size = (cell * sum(widths) + 0.7 * len(widths) + 0.3, cell * height + title_space)
     return plt.subplots(1, len(widths), figsize=size, gridspec_kw={"width_ratios": widths})
 
@@ -241,12 +252,12 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def _show_map(ax, fmap: np.ndarray, title: str) -> None:
     low, high = np.percentile(fmap, [1, 99])
     ax.imshow(fmap, cmap="gray", vmin=low, vmax=high if high > low else low + 1)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
     ax.axis("off")
 
 
 def _kernel_label(kernel: np.ndarray) -> str:
-    return "\n".join(" ".join(f"{v:>5.2g}" for v in row) for row in np.asarray(kernel))
+    return "\n".join(" ".join(f"{float(v) + 0.0:>4.2g}" for v in row) for row in np.asarray(kernel))
 
 
 def plot_kernels_on_photo(image: np.ndarray, kernels: Mapping[str, np.ndarray] | None = None,
@@ -264,11 +275,13 @@ def plot_kernels_on_photo(image: np.ndarray, kernels: Mapping[str, np.ndarray] |
     kernels = dict(KERNELS if kernels is None else kernels)
     panels = len(kernels) + 1
     rows = -(-panels // ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(3.2 * ncols, 3.4 * rows), squeeze=False)
+    side = min(1.8, (MAX_WIDTH - 0.2) / ncols)                       # inches per panel
+    aspect = np.shape(image)[0] / np.shape(image)[1]
+    fig, axes = plt.subplots(rows, ncols, figsize=(side * ncols, (side * aspect + 0.35) * rows), squeeze=False)
     _show_map(axes.flat[0], np.asarray(image), "photo")
     for ax, (name, kernel) in zip(axes.flat[1:], kernels.items()):
         _show_map(ax, filter_image(image, kernel), name)
-        ax.text(0.02, 0.02, _kernel_label(kernel), transform=ax.transAxes, fontsize=7, family="monospace",
+        ax.text(0.02, 0.02, _kernel_label(kernel), transform=ax.transAxes, fontsize=8, family="monospace",
                 va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "pad": 2})
     for ax in axes.flat[panels:]:
         ax.axis("off")
@@ -279,10 +292,11 @@ def plot_kernels_on_photo(image: np.ndarray, kernels: Mapping[str, np.ndarray] |
 def plot_kernel_on_photo(image: np.ndarray, kernel: np.ndarray) -> Figure:
     """The photo and its feature map under one kernel (the kernel editor's picture). Lesson 01."""
     fmap = filter_image(image, kernel)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    aspect = np.shape(image)[0] / np.shape(image)[1]
+    fig, axes = plt.subplots(1, 2, figsize=(5.4, 2.6 * aspect + 0.45))     # each panel about 1:1 for a 300×256 photo
     _show_map(axes[0], np.asarray(image), "photo")
     total = float(np.sum(kernel))
-    _show_map(axes[1], fmap, f"feature map (kernel sum {total:.3g})")
+    _show_map(axes[1], fmap, f"feature map (kernel sum {total + 0.0:.3g})")
     axes[1].text(0.02, 0.02, _kernel_label(kernel), transform=axes[1].transAxes, fontsize=8,
                  family="monospace", va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "pad": 2})
     fig.tight_layout()
@@ -306,7 +320,7 @@ def plot_shift_demo(x: np.ndarray, kernel: np.ndarray, shift: tuple[int, int] = 
     """
     _check_2d("plot_shift_demo", x=x, kernel=kernel)
     shifted = np.roll(x, shift, axis=(0, 1))
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6.6))
+    fig, axes = plt.subplots(2, 3, figsize=(7.2, 4.6))
     for row, (image, label) in enumerate([(x, "input"), (shifted, f"input shifted by {tuple(shift)}")]):
         fmap = filter_image(image, kernel)
         pooled, _ = layers.maxpool2d_forward(fmap[None, None], pool)          # (1, 1, H/p, W/p)
@@ -359,7 +373,7 @@ def feature_maps(model, x, kinds: tuple[type, ...] | None = None) -> dict[str, n
 
 
 def plot_feature_maps(maps: np.ndarray, channels: Sequence[int] | None = None, ncols: int = 8,
-                      title: str = "") -> Figure:
+                      title: str = "", labels: Sequence[str] | None = None) -> Figure:
     """A grid of feature maps, one panel per channel. Lessons 01, 04.
 
     Args:
@@ -367,19 +381,26 @@ def plot_feature_maps(maps: np.ndarray, channels: Sequence[int] | None = None, n
         channels: which channels to show (default: all, at most 32).
         ncols: panels per row.
         title: figure title.
+        labels: a name per channel (C names, e.g. the kernels that made the maps); default
+            "channel c".
     """
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"plot_feature_maps: maps must be (C, H, W), got shape {maps.shape}")
+    if labels is not None and len(labels) != len(maps):
+        raise ValueError(f"plot_feature_maps: {len(labels)} labels for {len(maps)} channels")
     channels = list(range(min(len(maps), 32)) if channels is None else channels)
     ncols = min(ncols, len(channels))
     rows = -(-len(channels) // ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(1.6 * ncols, 1.7 * rows + 0.4), squeeze=False)
+    side = min(1.6, MAX_WIDTH / ncols)                               # inches per panel
+    lines = 2 if labels is not None else 1
+    fig, axes = plt.subplots(rows, ncols, figsize=(side * ncols, (side + 0.2 * lines) * rows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, c in zip(axes.flat, channels):
         ax.imshow(maps[c], cmap="viridis")
-        ax.set_title(f"channel {c}", fontsize=8)
+        name = f"channel {c}" if labels is None else str(labels[c]).replace(" (", "\n(", 1)
+        ax.set_title(name, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -391,7 +412,8 @@ def plot_feature_map(maps: np.ndarray, channel: int, title: str = "") -> Figure:
     maps = np.asarray(maps)
     if maps.ndim != 3 or not 0 <= channel < len(maps):
         raise ValueError(f"plot_feature_map: channel {channel} of maps with shape {maps.shape}")
-    fig, ax = plt.subplots(figsize=(4.6, 4))
+    aspect = maps.shape[2] / maps.shape[1]
+    fig, ax = plt.subplots(figsize=(3.0 * aspect + 1.0, 3.4))           # the map about 300 pixels tall
     shown = ax.imshow(maps[channel], cmap="viridis")
     fig.colorbar(shown, ax=ax, fraction=0.046)
     ax.set_title(title or f"channel {channel} of {len(maps)} ({maps.shape[1]}×{maps.shape[2]})")
@@ -426,14 +448,14 @@ def plot_conv_geometry(n: int, k: int, stride: int = 1, padding: int = 0, dilati
     out_codes[-1, -1], out_codes[0, 0] = 3, 2
     colours = ListedColormap(["white", PADDING, WINDOW, LAST])
 
-    fig, axes = _panels([(size, size), (out, out)], cell=min(0.45, 5 / size), title_space=1.3)
+    fig, axes = _panels([(size, size), (out, out)], cell=min(0.3, 2.6 / size), title_space=1.0)
     for ax, grid, title in ((axes[0], codes, f"input {n}×{n} + padding {padding}"),
                             (axes[1], out_codes, f"output {out}×{out}")):
         draw_matrix(ax, grid, title, annotate=False, cmap=colours, vmin=0, vmax=3)
     axes[0].add_patch(Rectangle((padding - 0.5, padding - 0.5), n, n, fill=False, edgecolor="black", lw=1.5))
-    fig.suptitle(f"⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = ⌊({n} + {2 * padding} − {dilation * (k - 1)} − 1)/{stride}⌋"
-                 f" + 1 = {out}   (kernel {k}, stride {stride}, dilation {dilation})")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.suptitle(f"⌊({n} + {2 * padding} − {dilation * (k - 1)} − 1)/{stride}⌋ + 1 = {out}"
+                 f"   (kernel {k}, stride {stride}, dilation {dilation})", fontsize=11)
+    fig.tight_layout()
     return fig
 
 
@@ -456,7 +478,7 @@ def plot_receptive_field(kernels: Sequence[int], strides: Sequence[int] | None =
         spans.append(cells)
     spans = spans[::-1]                                          # input first
     width = len(spans[0])
-    fig, ax = plt.subplots(figsize=(max(4, 0.6 * width + 2), 1.1 * len(spans) + 0.8))
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * width + 2), 0.8 * len(spans) + 0.7))
     jump, start = 1, 0.0
     centres = []
     for level, cells in enumerate(spans):
@@ -492,7 +514,7 @@ def plot_parameter_share(names: Sequence[str], counts: Sequence[int], title: str
         raise ValueError(f"plot_parameter_share: {len(names)} names but {len(counts)} counts")
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.24 * len(names) + 0.9))
     ax.barh(range(len(names)), counts, color="#4c72b0")
     for row, count in enumerate(counts):
         ax.text(count, row, f" {int(count):,} ({count / total:.1%})", va="center", fontsize=8)
@@ -510,7 +532,7 @@ def plot_parameter_share(names: Sequence[str], counts: Sequence[int], title: str
 def plot_activations(x_range: tuple[float, float] = (-4.0, 4.0)) -> Figure:
     """ReLU, sigmoid and tanh (top) and their derivatives (bottom). Lesson 03."""
     z = np.linspace(*x_range, 401)[None, None, None]                           # (1, 1, 1, 401)
-    fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(9.2, 3.8), sharex=True)
     for col, name in enumerate(("relu", "sigmoid", "tanh")):
         forward = getattr(layers, f"{name}_forward")
         backward = getattr(layers, f"{name}_backward")
@@ -608,7 +630,7 @@ def plot_im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1) -> Figure:
     _check_2d("plot_im2col", x=x)
     cols = layers.im2col(np.asarray(x, np.float64)[None, None], kh, kw, stride, 0)    # (OH*OW, KH*KW)
     oh, ow = conv_map_size(x, np.zeros((kh, kw)), stride)
-    fig, axes = _panels([np.shape(x), cols.shape], cell=0.4)
+    fig, axes = _panels([np.shape(x), cols.shape], cell=0.34)
     colours = plt.cm.tab10.colors
     boxes = [(r * stride, c * stride, kh, kw, colours[n % 10]) for n, (r, c) in enumerate(np.ndindex(oh, ow))][:3]
     draw_matrix(axes[0], x, "input x (first three windows)", fmt=_short, cmap="Blues", boxes=boxes)
@@ -621,7 +643,7 @@ def plot_im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1) -> Figure:
 def plot_timing(sizes: Sequence[int], seconds: Mapping[str, Sequence[float]], xlabel: str = "image size (pixels)",
                 title: str = "") -> Figure:
     """Run time of several implementations against input size, on a log scale. Lesson 03."""
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for label, times in seconds.items():
         if len(times) != len(sizes):
             raise ValueError(f"plot_timing: {label!r} has {len(times)} times for {len(sizes)} sizes")
@@ -641,5 +663,5 @@ __all__ = [
     "plot_conv_step", "plot_conv_result", "filter_image", "plot_kernels_on_photo", "plot_kernel_on_photo",
     "plot_shift_demo", "feature_maps", "plot_feature_maps", "plot_feature_map", "plot_conv_geometry",
     "plot_receptive_field", "plot_parameter_share", "plot_activations", "plot_pool_backward",
-    "plot_conv_gradient_flow", "plot_im2col", "plot_timing",
+    "plot_conv_gradient_flow", "plot_im2col", "plot_timing", "MAX_WIDTH",
 ]

@@ -13,7 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "confusion_matrix", "plot_confusion_matrix", "show_misclassified", "plot_filters"]
+from .images import MAX_WIDTH
+
+__all__ = ["plot_history", "plot_bias_variance", "confusion_matrix", "plot_confusion_matrix", "show_misclassified", "plot_filters"]
 
 
 def _numpy(a) -> np.ndarray:
@@ -36,7 +38,7 @@ def plot_history(history, title: str = "") -> Figure:
         title: figure title.
     """
     runs = history if isinstance(history, Mapping) and "epoch" not in history else {"": history}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.4))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, run) in enumerate(runs.items()):
         h = _history_fields(run)
@@ -89,17 +91,17 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str], normalize:
     counts = confusion_matrix(y_true, y_pred, len(class_names))             # (K, K)
     shown = counts / np.maximum(counts.sum(1, keepdims=True), 1) if normalize else counts
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.55 * k + 1.8))
+    fig, ax = plt.subplots(figsize=(0.3 * k + 2.6, 0.3 * k + 1.5))
     im = ax.imshow(shown, cmap="Blues", vmin=0)
     fig.colorbar(im, ax=ax, fraction=0.046)
     threshold = shown.max() / 2
     for i in range(k):
         for j in range(k):
             text = f"{shown[i, j]:.2f}" if normalize else str(shown[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if shown[i, j] > threshold else "black")
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(k), class_names)
+    ax.set_xticks(range(k), class_names, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(k), class_names, fontsize=9)
     ax.set(xlabel="predicted", ylabel="true")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(title or f"confusion matrix (accuracy {accuracy:.3f})")
@@ -140,7 +142,8 @@ def show_misclassified(images, y_true, y_pred, class_names: Sequence[str], n: in
     wrong = np.flatnonzero(y_true != y_pred)[:n]
     ncols = max(1, min(ncols, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / ncols))
-    fig, axes = plt.subplots(rows, ncols, figsize=(1.7 * ncols, 1.9 * rows + 0.3), squeeze=False)
+    side = min(1.7, MAX_WIDTH / ncols)                                   # inches per panel
+    fig, axes = plt.subplots(rows, ncols, figsize=(side * ncols, (side + 0.45) * rows + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
@@ -148,7 +151,7 @@ def show_misclassified(images, y_true, y_pred, class_names: Sequence[str], n: in
         label = f"{class_names[y_true[i]]}\n→ {class_names[y_pred[i]]}"
         if probs is not None:
             label += f" ({_numpy(probs)[i, y_pred[i]]:.0%})"
-        ax.set_title(label, fontsize=7, color="firebrick")
+        ax.set_title(label, fontsize=8, color="firebrick")
     if len(wrong) == 0:
         axes[0, 0].set_title("no mistakes")
     fig.tight_layout()
@@ -171,7 +174,8 @@ def plot_filters(weight, ncols: int = 8, title: str = "") -> Figure:
     filters = w.shape[0]
     ncols = min(ncols, filters)
     rows = math.ceil(filters / ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(1.2 * ncols, 1.25 * rows + 0.4), squeeze=False)
+    side = min(1.2, MAX_WIDTH / ncols)                                   # inches per filter
+    fig, axes = plt.subplots(rows, ncols, figsize=(side * ncols, (side + 0.2) * rows + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     limit = float(np.abs(w).max()) or 1.0
@@ -180,7 +184,32 @@ def plot_filters(weight, ncols: int = 8, title: str = "") -> Figure:
             _image_panel(ax, w[f])
         else:
             ax.imshow(w[f, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(str(f), fontsize=7)
+        ax.set_title(str(f), fontsize=8)
     fig.suptitle(title or f"{filters} filters of {w.shape[2]}×{w.shape[3]}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bias_variance(runs, title: str = "") -> Figure:
+    """Train (dashed) and test (solid) accuracy against the training-set size, one colour per model. Lesson 04.
+
+    Args:
+        runs: ``cnnlab.experiments.ch04.SizeRun`` rows (model, n, train_acc, test_acc).
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    models = list(dict.fromkeys(r.model for r in runs))
+    for colour, model in zip(colours, models):
+        rows = sorted((r for r in runs if r.model == model), key=lambda r: r.n)
+        sizes = [r.n for r in rows]
+        ax.plot(sizes, [r.train_acc for r in rows], "o--", color=colour, label=f"{model}: train")
+        ax.plot(sizes, [r.test_acc for r in rows], "s-", color=colour, label=f"{model}: test")
+    sizes = sorted({r.n for r in runs})
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.minorticks_off()
+    ax.set(xlabel="training images", ylabel="accuracy", title=title or "train (dashed) and test (solid) accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=len(models))
     fig.tight_layout()
     return fig
