@@ -365,7 +365,7 @@ plt.show()
 # %% slideshow={"slide_type": "skip"}
 assert smooth[-1] < losses[0] and history["test_accuracy"][-1] > 0.5
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The loss starts at ln 10 ≈ 2.3 (a uniform guess) and does not fall at once: for the first few dozen
 # steps it jumps around, often well above 2.3. The gradients of a fresh network are large and
 # momentum adds them up, so the first steps overshoot; then the steps settle and the loss comes down.
