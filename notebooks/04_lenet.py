@@ -160,7 +160,7 @@ histories = runs.histories()
 plot_history({k: histories[k] for k in ["modern, Adam lr 0.001", "modern, SGD+momentum lr 0.01"]})
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Adam adapts a step size per weight and usually gets going faster; well-tuned SGD with momentum
 # often ends up as good or slightly better. On a small network like this one the difference is
 # small; the learning rate matters more than the choice of optimiser. What this run measured, at its
@@ -339,7 +339,7 @@ print(bias_variance_table(size_runs))
 plot_bias_variance(size_runs)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What this run measured, read off the table:
 
 # %%
