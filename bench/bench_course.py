@@ -1,7 +1,7 @@
 """How long the course takes: every lesson top to bottom, in full mode and in quick mode.
 
-    .venv/bin/python bench/bench_course.py [--modes full quick] [--lessons 04 05] [--cells 8]
-                                           [--no-exercises] [--nbval]
+    .venv/bin/python bench/bench_course.py [--modes full quick exercises] [--lessons 04 05] [--cells 8]
+                                           [--threads 1] [--nbval]
 
 Each lesson notebook (notebooks/NN_*.ipynb) runs in a fresh kernel, as ``make course`` runs it:
 once without ``CNNLAB_QUICK`` (full mode: what a self-learner runs, on the full Fashion-MNIST
@@ -239,10 +239,11 @@ def save(report: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", choices=["full", "quick"], default=["full", "quick"])
+    parser.add_argument("--modes", nargs="+", choices=["full", "quick", "exercises"],
+                        default=["full", "quick", "exercises"],
+                        help="lessons in full mode, in quick mode, and the solution and exercise notebooks")
     parser.add_argument("--lessons", nargs="+", help="two-digit lesson numbers (default: all)")
     parser.add_argument("--cells", type=int, default=0, help="print the N slowest cells of each notebook")
-    parser.add_argument("--no-exercises", action="store_true", help="skip solutions/ and exercises/")
     parser.add_argument("--nbval", action="store_true", help="also time make test-notebooks")
     parser.add_argument("--threads", type=int, default=None,
                         help="OpenMP threads of each full-mode and exercise kernel (default: torch's choice, "
@@ -258,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     report["budgets"] = {"full_lesson_s": FULL_LESSON_S, "full_course_s": FULL_COURSE_S,
                          "quick_lesson_s": QUICK_LESSON_S, "nbval_s": NBVAL_S}
     runs = report.setdefault("runs", {})
-    plan = [(mode, path, mode == "quick") for mode in args.modes for path in lesson_paths("notebooks", args.lessons)]
-    if not args.no_exercises:
+    plan = [(mode, path, mode == "quick") for mode in args.modes if mode != "exercises"
+            for path in lesson_paths("notebooks", args.lessons)]
+    if "exercises" in args.modes:
         plan += [("exercises", path, False) for folder in ("solutions", "exercises")
                  for path in lesson_paths(folder, args.lessons)]
     for mode, path, quick in plan:
