@@ -34,10 +34,13 @@ import pytest
 
 from grading_fixtures import helpers
 
+from cnnlab.checks import exercises, get
+
 pytestmark = [pytest.mark.skipif(not hasattr(os, "fork"), reason="the sandbox needs a POSIX system"),
               pytest.mark.slow]
 
 AS_HOST = Path(helpers.FOLDER) / "as_host.py"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 HOSTS = ("root", "docker", "user")
 GRADING_HOSTS = ("root", "docker")
 TARGET = "conv2d_single"
@@ -595,10 +598,23 @@ def run_attacks(host: str, tmp_root: Path) -> dict:
     report = json.loads((out / "grades.json").read_text()) if (out / "grades.json").exists() else None
     names = [*paths, *broken, "honest_alice", "honest_bob"]
     rows = dict(zip(names, report["submissions"])) if report else {}
+    keep_outcomes(host, done, report, rows)
     return {"host": host, "done": done, "report": report, "rows": rows, "listeners": listeners, "marker": marker,
             "seconds": seconds, "leftovers": leftovers, "new_files": {k: after[k] - before[k] for k in after},
             "course_changed": changed,
             "folder": folder}
+
+
+def keep_outcomes(host: str, done, report: dict | None, rows: dict) -> None:
+    """Each attack's outcome on this host, and the isolation the report states, beside the other
+    test artifacts (build/test-artifacts/attacks-HOST.json): the table instructors are shown."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outcomes = {name: {"score": row["score"], "max_score": row["max_score"],
+                       "status": {e["name"]: e["status"] for e in row["exercises"]},
+                       "message": row.get("message", "")} for name, row in rows.items()}
+    summary = {"host": host, "exit_code": done.returncode, "refusal": None if report else done.stderr.strip()[-600:],
+               "isolation": report and report["isolation"], "submissions": outcomes}
+    (ARTIFACTS / f"attacks-{host}.json").write_text(json.dumps(summary, indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -693,7 +709,9 @@ def test_honest_submissions_graded_in_the_same_run_get_full_marks(graded):
     for name in ("honest_alice", "honest_bob"):
         row = graded["rows"][name]
         assert (row["score"], row["max_score"]) == (6.0, 6.0), [e["message"] for e in row["exercises"]]
-    assert graded["rows"]["lenet_honest"]["score"] == graded["rows"]["lenet_honest"]["max_score"] == 8.0
+    lenet = graded["rows"]["lenet_honest"]
+    chapter_points = sum(get(name).points for name in exercises() if get(name).chapter == "04")
+    assert lenet["score"] == lenet["max_score"] == chapter_points, [e["message"] for e in lenet["exercises"]]
 
 
 def test_killing_everything_it_can_reach_spoils_nothing_else(graded):
