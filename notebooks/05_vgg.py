@@ -284,8 +284,10 @@ print(f"augmentation {'gained' if change >= 0 else 'cost'} {abs(change):.1f} poi
 # **Test-time augmentation.** A network that learned that a mirrored shirt is still a shirt can be
 # asked twice: about each test image and about its mirror image. Averaging the two probability
 # vectors (`evaluate(..., flips=True)`) costs a second forward pass and no training. It changes the
-# answer only where one view was unsure, so it can put right a few images and spoil fewer, or change
-# nothing at all. Count them:
+# answer only where one view was unsure: it puts some of those images right and spoils others. For a
+# well-trained network the balance is usually a small gain (the small ResNet of lesson 06 gains one or
+# two tenths of a point from it, bench/results/models.json); after a short run it can go either way.
+# Count them:
 
 # %%
 flip_model = augmented["BN + dropout + augmentation"].model
