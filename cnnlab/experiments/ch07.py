@@ -155,7 +155,7 @@ class Budget:
     stored features), so its steps all go into adjusting the backbone. Lesson 07."""
 
     scratch_steps: int = 300
-    finetune_steps: int = 20
+    finetune_steps: int = 10
     head_steps: int = 300
     batch_size: int = 32
     lr: float = 1e-3
