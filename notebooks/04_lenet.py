@@ -64,7 +64,7 @@ LIMIT = 2_000 if QUICK else None           # training images used (None: all the
 # each run: at most this many epochs or seconds; quick runs note the curves four times an epoch
 BUDGET = dict(epochs=2, max_seconds=4, evals_per_epoch=4) if QUICK else dict(epochs=10, max_seconds=45)
 SIZES = (250, 1000, 4000) if QUICK else (500, 2_000, 10_000, 60_000)   # training sets of the bias–variance runs
-SIZE_IMAGES = 6_000 if QUICK else 120_000  # examples each of those runs sees
+SIZE_IMAGES = 3_000 if QUICK else 120_000  # examples each of those runs sees
 set_seed(0)
 print("device:", pick_device(), "| quick mode:", QUICK)
 
