@@ -1,7 +1,7 @@
 """How long the course takes: every lesson top to bottom, in full mode and in quick mode.
 
     .venv/bin/python bench/bench_course.py [--modes full quick exercises] [--lessons 04 05] [--cells 8]
-                                           [--threads 1] [--nbval]
+                                           [--threads 1] [--no-nbval]
 
 Each lesson notebook (notebooks/NN_*.ipynb) runs in a fresh kernel, as ``make course`` runs it:
 once without ``CNNLAB_QUICK`` (full mode: what a self-learner runs, on the full Fashion-MNIST
@@ -9,8 +9,8 @@ when it is present) and once with ``CNNLAB_QUICK=1`` (what the tests run, and as
 one OpenMP thread per kernel). The exercise notebooks follow: solutions/NN_*.ipynb (every check
 passes, as for a learner who answered) and exercises/NN_*.ipynb (the stubs), with the time
 their ``check(...)`` cells take.
-``--nbval`` also times the notebook half of ``make test`` (nbval over notebooks/, solutions/
-and exercises/ with two workers).
+Last it times the notebook half of ``make test`` (nbval over notebooks/, solutions/ and
+exercises/ with two workers; ``--no-nbval`` skips it).
 
 For every notebook it records the wall seconds, the kernel's CPU seconds (user + system, all
 its threads and the children it waited for), the 1-minute load average before and after, and
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="lessons in full mode, in quick mode, and the solution and exercise notebooks")
     parser.add_argument("--lessons", nargs="+", help="two-digit lesson numbers (default: all)")
     parser.add_argument("--cells", type=int, default=0, help="print the N slowest cells of each notebook")
-    parser.add_argument("--nbval", action="store_true", help="also time make test-notebooks")
+    parser.add_argument("--no-nbval", dest="nbval", action="store_false", help="skip timing make test-notebooks")
     parser.add_argument("--threads", type=int, default=None,
                         help="OpenMP threads of each full-mode and exercise kernel (default: torch's choice, "
                              "one per core, as a learner runs them; quick mode always runs with 1, as make "
