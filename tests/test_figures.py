@@ -161,11 +161,11 @@ def _scenes():
 
 
 def _segmentation() -> np.ndarray:
-    """Lesson 09's scenes as a half-trained network labels them: outlines right, some garments confused."""
-    masks = _scenes().masks.copy()                                      # (N, 64, 64)
-    rng = np.random.default_rng(0)
-    confused = (masks > 0) & (rng.random(masks.shape) < 0.3)
-    masks[confused] = rng.integers(1, 11, confused.sum())
+    """Lesson 09's held-out masks as a half-trained network predicts them: outlines a pixel off, every
+    third scene's garments taken for the next class."""
+    masks = np.roll(_scenes().masks, 1, axis=2)                       # (N, 64, 64)
+    confused = masks[::3]
+    confused[confused > 0] = confused[confused > 0] % 10 + 1
     return masks
 
 
