@@ -325,7 +325,7 @@ print(bias_variance_table(size_runs))
 plot_bias_variance(size_runs)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What this run measured, read off the table:
 
 # %%
