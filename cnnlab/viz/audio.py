@@ -72,7 +72,7 @@ def show_spectrograms(x, labels, words: Sequence[str], n: int = 10, title: str =
     x = x[:, 0] if x.ndim == 4 else x
     shown = min(n, len(words))
     rows, cols = -(-shown // 5), min(shown, 5)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.4 * rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.2 * rows + 0.4), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, label in zip(axes.ravel(), range(shown)):

@@ -35,9 +35,11 @@ def _box(ax, box, colour, text: str = "", linestyle: str = "-") -> None:
                 bbox=dict(facecolor=colour, edgecolor="none", pad=1, alpha=0.85))
 
 
-def _mask_legend(fig: Figure, class_names: Sequence[str]) -> None:
+def _mask_legend(fig: Figure, class_names: Sequence[str], right: bool = False) -> None:
+    """The mask colours, in rows of six under the figure, or in one column at its ``right``."""
     handles = [Patch(color=MASK_COLOURS(i), label=name) for i, name in enumerate(class_names)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="center right" if right else "lower center",
+               ncol=1 if right else min(6, len(handles)), fontsize=8, frameon=False)
 
 
 def show_scenes(scenes, class_names: Sequence[str], n: int = 4) -> Figure:
@@ -73,7 +75,7 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
     images = _numpy(images)
     images = images[:, 0] if images.ndim == 4 else images
     truth, predicted = _numpy(truth), _numpy(predicted)
-    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 0.3, 5.0), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.45 * n + 1.6, 4.6), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(images[i], cmap="gray")
         axes[1, i].imshow(truth[i], cmap=MASK_COLOURS, vmin=0, vmax=10, interpolation="nearest")
@@ -86,8 +88,8 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
                           ha="right", fontsize=9)
     for ax in axes.ravel():
         ax.axis("off")
-    _mask_legend(fig, class_names)
-    fig.tight_layout(rect=(0.02, 0.09, 1, 1), h_pad=1.2)
+    _mask_legend(fig, class_names, right=True)
+    fig.tight_layout(rect=(0.02, 0, 1 - 1.4 / fig.get_figwidth(), 1), h_pad=1.2)
     return fig
 
 
