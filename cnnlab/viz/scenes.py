@@ -89,7 +89,7 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
     for ax in axes.ravel():
         ax.axis("off")
     _mask_legend(fig, class_names, right=True)
-    fig.tight_layout(rect=(0.02, 0, 1 - 1.4 / fig.get_figwidth(), 1), h_pad=1.2)
+    fig.tight_layout(rect=(0.02, 0, 1 - 1.4 / fig.get_figwidth(), 1), h_pad=1.2, w_pad=1.2)
     return fig
 
 
