@@ -191,7 +191,7 @@ print(f"receptive field of the 8×8 grid: {receptive_field(plain)} pixels with p
 # %%
 seg_run = ch09.train_segmenter(train_scenes, **SEGMENTER)
 print(f"{seg_run.steps} steps of 32 scenes in {seg_run.seconds:.1f} s")
-plt.figure(figsize=(6, 3))
+plt.figure(figsize=(6, 2.5))
 plt.plot(seg_run.smoothed_losses())
 plt.xlabel("step")
 plt.ylabel("cross-entropy (smoothed)")

@@ -75,7 +75,7 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
     images = _numpy(images)
     images = images[:, 0] if images.ndim == 4 else images
     truth, predicted = _numpy(truth), _numpy(predicted)
-    fig, axes = plt.subplots(3, n, figsize=(1.45 * n + 1.6, 4.6), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.35 * n + 1.6, 4.2), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(images[i], cmap="gray")
         axes[1, i].imshow(truth[i], cmap=MASK_COLOURS, vmin=0, vmax=10, interpolation="nearest")
