@@ -40,6 +40,7 @@ pytestmark = [pytest.mark.skipif(not hasattr(os, "fork"), reason="the sandbox ne
               pytest.mark.slow]
 
 AS_HOST = Path(helpers.FOLDER) / "as_host.py"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 HOSTS = ("root", "docker", "user")
 GRADING_HOSTS = ("root", "docker")
 TARGET = "conv2d_single"
@@ -597,10 +598,23 @@ def run_attacks(host: str, tmp_root: Path) -> dict:
     report = json.loads((out / "grades.json").read_text()) if (out / "grades.json").exists() else None
     names = [*paths, *broken, "honest_alice", "honest_bob"]
     rows = dict(zip(names, report["submissions"])) if report else {}
+    keep_outcomes(host, done, report, rows)
     return {"host": host, "done": done, "report": report, "rows": rows, "listeners": listeners, "marker": marker,
             "seconds": seconds, "leftovers": leftovers, "new_files": {k: after[k] - before[k] for k in after},
             "course_changed": changed,
             "folder": folder}
+
+
+def keep_outcomes(host: str, done, report: dict | None, rows: dict) -> None:
+    """Each attack's outcome on this host, and the isolation the report states, beside the other
+    test artifacts (build/test-artifacts/attacks-HOST.json): the table instructors are shown."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outcomes = {name: {"score": row["score"], "max_score": row["max_score"],
+                       "status": {e["name"]: e["status"] for e in row["exercises"]},
+                       "message": row.get("message", "")} for name, row in rows.items()}
+    summary = {"host": host, "exit_code": done.returncode, "refusal": None if report else done.stderr.strip()[-600:],
+               "isolation": report and report["isolation"], "submissions": outcomes}
+    (ARTIFACTS / f"attacks-{host}.json").write_text(json.dumps(summary, indent=1))
 
 
 @pytest.fixture(scope="module")
