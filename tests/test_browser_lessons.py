@@ -1,8 +1,9 @@
 """Every lesson run in a real browser the way a learner runs it (headless Chromium driven by Playwright).
 
 One JupyterLab (quick mode: its kernels see ``CNNLAB_QUICK=1``) serves the learner's copies of
-the lessons, made as ``make lab`` makes them in ``work/notebooks/``; one Chromium page in a laptop's 1366×768 window opens each lesson in turn, chooses
-Run → Run All Cells, and waits until the run is over. The lesson passes when every code
+the lessons, made as ``make lab`` makes them in ``work/notebooks/``; one Chromium page in a
+laptop's 1366×768 window opens each lesson in turn, chooses Run → Run All Cells, and waits
+until the run is over. The lesson passes when every code
 cell has its execution number and no output is an error: no traceback, and no stderr text
 that reports one ("Traceback", "Error"). A failure names the cell and quotes the error.
 The notebook is then saved, closed and its kernel shut down (File → Close and Shut Down
