@@ -6,6 +6,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   rise:
+#     scroll: true
+#     start_slideshow_at: beginning
+#     theme: white
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -74,6 +78,8 @@ names = data.FASHION_MNIST_CLASSES
 print(f"{len(train_scenes):,} training scenes with {train_scenes.objects():,} items, "
       f"{len(test_scenes):,} held-out scenes with {test_scenes.objects():,} items (from the {train_scenes.source} set)")
 print(f"background: {(test_scenes.masks == 0).mean():.1%} of the held-out pixels")
+
+# %% slideshow={"slide_type": "subslide"}
 viz.show_scenes(train_scenes, names, n=5)
 plt.show()
 
@@ -92,7 +98,7 @@ w = np.ones((1, 1, 3, 3))                         # (C in, F out, KH, KW): a ker
 out = layers.conv_transpose2d_naive(x, w, np.zeros(1), stride=2)
 print(out[0, 0])                                  # (5, 5): four stamps of 3×3, two apart
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each input pixel owns a 3×3 block; the middle row and column are shared and add up. The output
 # size runs the convolution formula backwards: **(n − 1)·s − 2p + d(k − 1) + output_padding + 1**.
 # Here (2 − 1)·2 + 2 + 1 = 5. `padding` crops the border again and `output_padding` adds a row,
@@ -140,13 +146,17 @@ counts = {"transposed, kernel 3, stride 2": ch09.stamp_counts(8, 3, 2),
 for title, c in counts.items():
     print(f"{title:<33} output {c.shape[0]}×{c.shape[1]}, stamps per pixel away from the border: "
           f"{c[2:-2, 2:-2].min():.0f} to {c[2:-2, 2:-2].max():.0f} (ratio {ch09.unevenness(c, 2):.1f})")
+
+# %% slideshow={"slide_type": "subslide"}
 viz.plot_stamp_counts(counts)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Ask the room to predict the 5×5 output of the first cell before running it (the middle row and
-# column are sums of two or four stamps). The checkerboard is a property of the geometry, not of
-# training: the same counts appear for any input, which is why the fix is architectural.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Ask the room to predict the 5×5 output of the first cell before running it (the middle row and
+# > column are sums of two or four stamps). The checkerboard is a property of the geometry, not of
+# > training: the same counts appear for any input, which is why the fix is architectural.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Semantic segmentation: an encoder–decoder with skips
@@ -181,7 +191,7 @@ print(f"receptive field of the 8×8 grid: {receptive_field(plain)} pixels with p
 # %%
 seg_run = ch09.train_segmenter(train_scenes, **SEGMENTER)
 print(f"{seg_run.steps} steps of 32 scenes in {seg_run.seconds:.1f} s")
-plt.figure(figsize=(6, 3))
+plt.figure(figsize=(6, 2.5))
 plt.plot(seg_run.smoothed_losses())
 plt.xlabel("step")
 plt.ylabel("cross-entropy (smoothed)")
@@ -204,6 +214,8 @@ print(f"small U-Net:           pixel accuracy {seg.pixel_accuracy:.3f}, mean IoU
       f"(garments only: {seg.object_mean_iou:.3f})")
 print(f"'background' for all:  pixel accuracy {(test_scenes.masks == 0).mean():.3f}, mean IoU "
       f"{mean_iou(everything_background, test_scenes.masks, 11):.3f}")
+
+# %% slideshow={"slide_type": "subslide"}
 viz.plot_class_iou(seg.iou, data.SCENE_CLASSES, title=f"IoU per class on {len(test_scenes):,} held-out scenes")
 plt.show()
 
@@ -249,6 +261,8 @@ classes, _ = boxes.match_anchors(detector.anchors, test_scenes.boxes[scene], tes
 print(f"{len(detector.anchors)} anchors = 8 × 8 cells × {detector.per_anchor}; "
       f"{(classes > 0).sum()} of them are responsible for the {len(test_scenes.boxes[scene])} objects of this scene")
 cells = sorted({int(i) // detector.per_anchor for i in np.flatnonzero(classes > 0)})
+
+# %% slideshow={"slide_type": "subslide"}
 viz.show_anchors(test_scenes.images[scene], detector.anchors, detector.per_anchor, cells,
                  test_scenes.boxes[scene], np.flatnonzero(classes > 0))
 plt.show()
@@ -295,6 +309,8 @@ strict = boxes.mean_average_precision([d.boxes for d in found], [d.scores for d 
                                       [d.labels for d in found], test_scenes.boxes, test_scenes.labels, 0.75)
 print(f"mAP@0.5 on {len(test_scenes):,} held-out scenes: {det.map:.3f}   (mAP@0.75, tighter boxes: {strict.map:.3f})")
 print("AP per class:", ", ".join(f"{names[c]} {ap:.2f}" for c, ap in det.ap.items()))
+
+# %% slideshow={"slide_type": "subslide"}
 viz.plot_precision_recall(det.curves, det.ap, names, title=f"precision–recall at IoU 0.5 (mAP {det.map:.3f})")
 plt.show()
 
@@ -303,9 +319,11 @@ viz.show_detections(test_scenes.images, found, test_scenes.boxes, test_scenes.la
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# The NMS cell is a good moment to ask what would happen with a threshold of 0.1 (objects that
-# stand close together suppress each other) or 0.9 (duplicates survive and count as false
-# positives, lowering precision). mAP rewards both finding everything and ranking well.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > The NMS cell is a good moment to ask what would happen with a threshold of 0.1 (objects that
+# > stand close together suppress each other) or 0.9 (duplicates survive and count as false
+# > positives, lowering precision). mAP rewards both finding everything and ranking well.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Sound as an image
@@ -326,6 +344,8 @@ mel_db = audio.to_decibels(audio.mel_spectrogram(waves[k], words_train.sample_ra
 print(f"{len(waves[k]):,} samples -> STFT {linear_db.shape} -> mel spectrogram {mel_db.shape}")
 print("largest difference to the bundled spectrogram (stored in whole dB):",
       f"{np.abs(mel_db - words_train.spectrograms[example[k]]).max():.2f} dB")
+
+# %% slideshow={"slide_type": "subslide"}
 viz.plot_sound(waves[k], words_train.sample_rate, linear_db, mel_db, word="stop")
 plt.show()
 
@@ -376,6 +396,8 @@ curves = {"time (frames)": ch09.shift_accuracy(sound_model, x_words, y_words, sh
           "frequency (mel bands)": ch09.shift_accuracy(sound_model, x_words, y_words, shifts, "frequency")}
 for label, accuracy in curves.items():
     print(f"{label:<22}" + "  ".join(f"{s:+d}: {a:.2f}" for s, a in zip(shifts, accuracy)))
+
+# %% slideshow={"slide_type": "subslide"}
 viz.plot_shift_curves(shifts, curves, "shift", title="spoken words: accuracy under shifts", chance=0.1)
 plt.show()
 
@@ -404,6 +426,8 @@ plt.show()
 x_pos, y_pos = ch09.position_task(POSITION["pairs"], "train", source=SOURCE, seed=0)
 x_pos_test, y_pos_test = ch09.position_task(200, "test", source=SOURCE, seed=1)
 print(f"{len(x_pos)} training images ({POSITION['pairs']} patches, each at both places), {len(x_pos_test)} test images")
+
+# %% slideshow={"slide_type": "subslide"}
 viz.show_position_pairs(x_pos_test, n=6)
 plt.show()
 
@@ -438,10 +462,12 @@ for name in ("zero padding", "circular padding"):
 # connected layers help.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# Before running the experiment, ask: "can a network with only convolutions and a global average
-# tell the two classes apart?" Most people say no. The zero-padding result usually surprises; the
-# circular result is exact, and the printed logit gap (around 1e-7) shows it is arithmetic, not
-# luck.
+# > **Instructor's notes** (speaker notes: they are not on the slides)
+# >
+# > Before running the experiment, ask: "can a network with only convolutions and a global average
+# > tell the two classes apart?" Most people say no. The zero-padding result usually surprises; the
+# > circular result is exact, and the printed logit gap (around 1e-7) shows it is arithmetic, not
+# > luck.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## More places where CNNs work

@@ -33,6 +33,9 @@ def test_train_steps_learns_and_stops_on_time():
                              amp=False, channels_last=False)
     assert quick.steps < 10**6 and quick.seconds < 2
     assert len(run.smoothed_losses(20)) == 150 - 19
+    short = ch09.TrainingRun(model)
+    short.losses = [2.0, 1.8, 1.7, 1.5, 1.4, 1.2]                        # a quick-mode run: six steps
+    assert len(short.smoothed_losses(20)) == 6                            # every step drawn, not one average
     with pytest.raises(ValueError, match="x has 256 rows but the targets have"):
         ch09.train_steps(model, x, (y[:10],), nn.functional.cross_entropy, steps=1)
 

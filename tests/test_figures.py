@@ -29,8 +29,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from IPython.core.pylabtools import print_figure  # noqa: E402
 
-from cnnlab import data, shapes, viz, widgets  # noqa: E402
-from cnnlab.models import lenet5, vgg16  # noqa: E402
+from cnnlab import audio, boxes, data, shapes, viz, widgets  # noqa: E402
+from cnnlab.experiments import ch09  # noqa: E402
+from cnnlab.experiments.ch04 import SizeRun  # noqa: E402
+from cnnlab.models import lenet5, tiny_ssd, vgg16  # noqa: E402
+from cnnlab.models.detection import Detections  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_TEXT_PX = 8
@@ -142,6 +145,75 @@ def _learning_curves() -> dict:
             for method in ("scratch", "features", "finetune")}
 
 
+def _size_runs() -> list[SizeRun]:
+    """Lesson 04's bias-variance rows at the full run's sizes: (model, images, train accuracy, test accuracy)."""
+    accuracies = {"softmax regression": [(1.00, 0.74), (0.93, 0.79), (0.88, 0.82), (0.86, 0.84)],
+                  "MLP": [(1.00, 0.75), (0.99, 0.81), (0.95, 0.85), (0.91, 0.88)],
+                  "LeNet-5": [(1.00, 0.74), (0.99, 0.82), (0.96, 0.87), (0.93, 0.90)]}
+    params = {"softmax regression": 7_850, "MLP": 63_610, "LeNet-5": 62_158}
+    return [SizeRun(model, n, params[model], max(1, 60_000 // n), train, test, 1.0)
+            for model, rows in accuracies.items() for n, (train, test) in zip((500, 2_000, 10_000, 60_000), rows)]
+
+
+@lru_cache(maxsize=1)
+def _scenes():
+    return data.make_scenes(60, "test", "sample", seed=1)
+
+
+def _segmentation() -> np.ndarray:
+    """Lesson 09's held-out masks as a half-trained network predicts them: outlines a pixel off, every
+    third scene's garments taken for the next class."""
+    masks = np.roll(_scenes().masks, 1, axis=2)                       # (N, 64, 64)
+    confused = masks[::3]
+    confused[confused > 0] = confused[confused > 0] % 10 + 1
+    return masks
+
+
+def _detections() -> list:
+    """Per scene, boxes near the true ones (and a few stray ones), best score first, as ``detect`` returns them."""
+    rng = np.random.default_rng(0)
+    found = []
+    for true_boxes, true_labels in zip(_scenes().boxes, _scenes().labels):
+        stray = rng.uniform(0, 40, (2, 2))
+        found_boxes = np.concatenate([true_boxes + rng.normal(0, 2, true_boxes.shape), np.hstack([stray, stray + 20])])
+        labels = np.concatenate([true_labels, rng.integers(0, 10, 2)])
+        scores = np.concatenate([rng.uniform(0.4, 1.0, len(true_boxes)), rng.uniform(0.2, 0.6, 2)])
+        order = np.argsort(-scores)
+        found.append(Detections(found_boxes[order], scores[order], labels[order]))
+    return found
+
+
+def _precision_recall():
+    found = _detections()
+    return boxes.mean_average_precision([d.boxes for d in found], [d.scores for d in found], [d.labels for d in found],
+                                        _scenes().boxes, _scenes().labels)
+
+
+def _anchors():
+    detector, scene = tiny_ssd(), _scenes()[:1]
+    classes, _ = boxes.match_anchors(detector.anchors, scene.boxes[0], scene.labels[0])
+    cells = sorted({int(i) // detector.per_anchor for i in np.flatnonzero(classes > 0)})
+    return viz.show_anchors(scene.images[0], detector.anchors, detector.per_anchor, cells, scene.boxes[0],
+                            np.flatnonzero(classes > 0))
+
+
+def _sound():
+    words = data.load_spoken_words("train")
+    waves, _ = data.spoken_word_examples()
+    wave = waves[words.words.index("stop")]
+    linear_db = audio.to_decibels(np.abs(audio.stft(wave, words.n_fft, words.hop)) ** 2)
+    mel_db = audio.to_decibels(audio.mel_spectrogram(wave, words.sample_rate, words.n_fft, words.hop, words.n_mels))
+    return viz.plot_sound(wave, words.sample_rate, linear_db, mel_db, word="stop")
+
+
+def _stamp_counts() -> dict:
+    resized = torch.nn.functional.interpolate(torch.ones(1, 1, 8, 8), scale_factor=2, mode="nearest")
+    return {"transposed, kernel 3, stride 2": ch09.stamp_counts(8, 3, 2),
+            "transposed, kernel 4, stride 2": ch09.stamp_counts(8, 4, 2, padding=1),
+            "resize ×2, then 3×3 convolution": torch.nn.functional.conv2d(resized, torch.ones(1, 1, 3, 3),
+                                                                          padding=1)[0, 0].numpy()}
+
+
 @lru_cache(maxsize=1)
 def _gallery():
     from cnnlab.experiments import ch08
@@ -201,6 +273,7 @@ CASES = {
                                                                  title="after conv1 + BN + ReLU (6 × 28×28)"),
         "plot_feature_maps conv2": lambda: viz.plot_feature_maps(_lenet_maps()[1], ncols=8,
                                                                  title="after conv2 + BN + ReLU (16 × 10×10)"),
+        "plot_bias_variance": lambda: viz.plot_bias_variance(_size_runs()),
     },
     "05": {
         "plot_receptive_field": lambda: viz.plot_receptive_field([3, 3, 3]),
@@ -233,6 +306,33 @@ CASES = {
         "draw_inception_block": lambda: viz.draw_inception_block(64, 96, 128, 16, 32, 32),
         "plot_cost_split": lambda: viz.plot_cost_split(_gallery()),
         "plot_accuracy_vs_cost": lambda: viz.plot_accuracy_vs_cost(_gallery()),
+    },
+    "09": {
+        "show_scenes": lambda: viz.show_scenes(_scenes(), data.FASHION_MNIST_CLASSES, n=5),
+        "plot_stamp_counts": lambda: viz.plot_stamp_counts(_stamp_counts()),
+        "plot_class_iou": lambda: viz.plot_class_iou(np.random.default_rng(0).uniform(0.2, 0.95, 11),
+                                                     data.SCENE_CLASSES, title="IoU per class on 60 held-out scenes"),
+        "show_segmentation": lambda: viz.show_segmentation(_scenes().images, _scenes().masks, _segmentation(),
+                                                           data.SCENE_CLASSES, n=5),
+        "show_anchors": _anchors,
+        "plot_precision_recall": lambda: viz.plot_precision_recall(
+            _precision_recall().curves, _precision_recall().ap, data.FASHION_MNIST_CLASSES,
+            title=f"precision–recall at IoU 0.5 (mAP {_precision_recall().map:.3f})"),
+        "show_detections": lambda: viz.show_detections(_scenes().images, _detections(), _scenes().boxes,
+                                                       _scenes().labels, data.FASHION_MNIST_CLASSES, n=5),
+        "plot_sound": _sound,
+        "plot_mel_filterbank": lambda: viz.plot_mel_filterbank(audio.mel_filterbank(40, 256, 8000), 8000, every=2),
+        "show_spectrograms": lambda: viz.show_spectrograms(data.load_spoken_words("train").spectrograms,
+                                                           data.load_spoken_words("train").labels,
+                                                           data.load_spoken_words("train").words,
+                                                           title="one clip per word"),
+        "plot_shift_curves": lambda: viz.plot_shift_curves(list(range(-12, 13, 4)),
+                                                           {"time (frames)": [0.7, 0.85, 0.95, 0.97, 0.95, 0.9, 0.75],
+                                                            "frequency (mel bands)": [0.1, 0.15, 0.5, 0.97, 0.45, 0.12,
+                                                                                      0.1]},
+                                                           "shift", title="spoken words: accuracy under shifts",
+                                                           chance=0.1),
+        "show_position_pairs": lambda: viz.show_position_pairs(ch09.position_task(200, "test", source="sample", seed=1)[0], n=6),
     },
 }
 

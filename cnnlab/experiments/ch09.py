@@ -84,9 +84,13 @@ class TrainingRun:
         return len(self.losses)
 
     def smoothed_losses(self, window: int = 20) -> np.ndarray:
-        """The loss averaged over ``window`` steps, for a readable curve."""
+        """The loss averaged over ``window`` steps, for a readable curve.
+
+        A short run (quick mode trains a handful of steps) is averaged over at most a quarter of
+        its steps, so its curve still has points to read.
+        """
         losses = np.asarray(self.losses, dtype=np.float64)
-        window = max(1, min(window, len(losses)))
+        window = max(1, min(window, len(losses) // 4))
         return np.convolve(losses, np.ones(window) / window, mode="valid")
 
 

@@ -1,5 +1,9 @@
 """Figures of lesson 09 on sound: a waveform and its spectrograms, the mel filterbank, spectrogram
-grids, and accuracy under shifts."""
+grids, and accuracy under shifts.
+
+As in ``scenes``: at most 9.3 inches wide (JupyterLab's output area shows them at their own
+size) and short enough to share a 1280×720 slide with a line of code.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ __all__ = ["plot_sound", "plot_mel_filterbank", "show_spectrograms", "plot_shift
 
 def _spectrogram(ax, image: np.ndarray, seconds: float, top: float, ylabel: str, title: str) -> None:
     ax.imshow(image, origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, top))
-    ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
+    ax.set(xlabel="time (s)", ylabel=ylabel)
+    ax.set_title(title, fontsize=10)
 
 
 def plot_sound(wave: np.ndarray, sample_rate: int, linear_db: np.ndarray, mel_db: np.ndarray, word: str = "") -> Figure:
@@ -30,9 +35,10 @@ def plot_sound(wave: np.ndarray, sample_rate: int, linear_db: np.ndarray, mel_db
         word: what is said, for the title.
     """
     seconds = len(wave) / sample_rate
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(9.3, 2.9))
     axes[0].plot(np.arange(len(wave)) / sample_rate, wave, linewidth=0.5)
-    axes[0].set(xlabel="time (s)", ylabel="amplitude", title=f"waveform: “{word}”", xlim=(0, seconds))
+    axes[0].set(xlabel="time (s)", ylabel="amplitude", xlim=(0, seconds))
+    axes[0].set_title(f"waveform: “{word}”", fontsize=10)
     _spectrogram(axes[1], linear_db, seconds, sample_rate / 2, "frequency (Hz)",
                  f"STFT: {linear_db.shape[0]} bins × {linear_db.shape[1]} frames")
     _spectrogram(axes[2], mel_db, seconds, mel_db.shape[0], "mel band",
@@ -55,7 +61,7 @@ def plot_mel_filterbank(bank: np.ndarray, sample_rate: int, every: int = 1) -> F
 
 
 def show_spectrograms(x, labels, words: Sequence[str], n: int = 10, title: str = "") -> Figure:
-    """The first spectrogram of each of the first ``n`` words. Lesson 09.
+    """The first spectrogram of each of the first ``n`` words, five to a row. Lesson 09.
 
     Args:
         x: spectrograms (N, bands, frames) or (N, 1, bands, frames).
@@ -64,14 +70,19 @@ def show_spectrograms(x, labels, words: Sequence[str], n: int = 10, title: str =
     """
     x, labels = _numpy(x), _numpy(labels)
     x = x[:, 0] if x.ndim == 4 else x
-    cols = min(n, len(words))
-    fig, axes = plt.subplots(1, cols, figsize=(1.5 * cols, 2.2), squeeze=False)
-    for ax, label in zip(axes[0], range(cols)):
+    shown = min(n, len(words))
+    rows, cols = -(-shown // 5), min(shown, 5)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.2 * rows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, label in zip(axes.ravel(), range(shown)):
+        ax.axis("on")
         ax.imshow(x[np.flatnonzero(labels == label)[0]], origin="lower", aspect="auto", cmap="magma")
         ax.set_title(words[label], fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].set_ylabel("mel band ↑", fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("mel band ↑", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

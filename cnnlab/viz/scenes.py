@@ -1,5 +1,10 @@
 """Figures of lesson 09 on images: scenes with masks and boxes, segmentations, detections,
-precision–recall curves, the stamps of a transposed convolution, the position experiment."""
+precision–recall curves, the stamps of a transposed convolution, the position experiment.
+
+Every figure is at most 9.3 inches wide (930 px at 100 dpi, JupyterLab's output area in a
+1366×768 window), so it is shown at its own size and its 8-point labels stay 11 px tall; and
+short enough to share a 1280×720 slide with a line of code.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +35,11 @@ def _box(ax, box, colour, text: str = "", linestyle: str = "-") -> None:
                 bbox=dict(facecolor=colour, edgecolor="none", pad=1, alpha=0.85))
 
 
-def _mask_legend(fig: Figure, class_names: Sequence[str]) -> None:
+def _mask_legend(fig: Figure, class_names: Sequence[str], right: bool = False) -> None:
+    """The mask colours, in rows of six under the figure, or in one column at its ``right``."""
     handles = [Patch(color=MASK_COLOURS(i), label=name) for i, name in enumerate(class_names)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=7, frameon=False)
+    fig.legend(handles=handles, loc="center right" if right else "lower center",
+               ncol=1 if right else min(6, len(handles)), fontsize=8, frameon=False)
 
 
 def show_scenes(scenes, class_names: Sequence[str], n: int = 4) -> Figure:
@@ -43,7 +50,7 @@ def show_scenes(scenes, class_names: Sequence[str], n: int = 4) -> Figure:
         class_names: the ten Fashion-MNIST class names (a mask shows 1 + class).
         n: scenes to show.
     """
-    fig, axes = plt.subplots(2, n, figsize=(2.4 * n, 5.4), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 4.3), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(scenes.images[i], cmap="gray", vmin=0, vmax=255)
         for box, label in zip(scenes.boxes[i], scenes.labels[i]):
@@ -54,7 +61,7 @@ def show_scenes(scenes, class_names: Sequence[str], n: int = 4) -> Figure:
     axes[0, 0].set_title("scene, boxes", fontsize=9, loc="left")
     axes[1, 0].set_title("mask", fontsize=9, loc="left")
     _mask_legend(fig, ("background", *class_names))
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -68,7 +75,7 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
     images = _numpy(images)
     images = images[:, 0] if images.ndim == 4 else images
     truth, predicted = _numpy(truth), _numpy(predicted)
-    fig, axes = plt.subplots(3, n, figsize=(2.3 * n, 7.4), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.35 * n + 1.6, 4.2), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(images[i], cmap="gray")
         axes[1, i].imshow(truth[i], cmap=MASK_COLOURS, vmin=0, vmax=10, interpolation="nearest")
@@ -81,8 +88,8 @@ def show_segmentation(images, truth, predicted, class_names: Sequence[str], n: i
                           ha="right", fontsize=9)
     for ax in axes.ravel():
         ax.axis("off")
-    _mask_legend(fig, class_names)
-    fig.tight_layout(rect=(0.02, 0.06, 1, 1))
+    _mask_legend(fig, class_names, right=True)
+    fig.tight_layout(rect=(0.02, 0, 1 - 1.4 / fig.get_figwidth(), 1), h_pad=1.2, w_pad=1.2)
     return fig
 
 
@@ -144,7 +151,7 @@ def show_detections(images, detections, true_boxes, true_labels, class_names: Se
     """
     images = _numpy(images)
     images = images[:, 0] if images.ndim == 4 else images
-    fig, axes = plt.subplots(1, n, figsize=(2.8 * n, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(1.85 * n, 2.2), squeeze=False)
     for i, ax in enumerate(axes[0]):
         ax.imshow(images[i], cmap="gray")
         for box in true_boxes[i]:
@@ -187,7 +194,7 @@ def plot_stamp_counts(counts: Mapping[str, np.ndarray]) -> Figure:
     Args:
         counts: title -> (OH, OW) counts (``cnnlab.experiments.ch09.stamp_counts``).
     """
-    fig, axes = plt.subplots(1, len(counts), figsize=(3.3 * len(counts), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(counts), figsize=(3.05 * len(counts), 3.0), squeeze=False)
     for ax, (title, c) in zip(axes[0], counts.items()):
         image = ax.imshow(c, cmap="viridis", vmin=0)
         ax.set_title(title, fontsize=9)
@@ -200,7 +207,7 @@ def plot_stamp_counts(counts: Mapping[str, np.ndarray]) -> Figure:
 def show_position_pairs(x, n: int = 4) -> Figure:
     """The first ``n`` pairs of ``position_task``: the same patch at place 0 (top) and place 1 (bottom). Lesson 09."""
     x = _numpy(x)
-    fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.0), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.2), squeeze=False)
     for i in range(n):
         for place in (0, 1):
             axes[place, i].imshow(x[2 * i + place, 0], cmap="gray", vmin=0, vmax=1)
