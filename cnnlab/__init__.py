@@ -10,11 +10,12 @@ NumPy only).
 
 Library, by topic (the lessons that teach it):
 
-- ``cnnlab.layers``       NumPy reference layers, forward and backward (01, 03, 05)
+- ``cnnlab.layers``       NumPy reference layers, forward and backward (01, 03, 05, 09)
 - ``cnnlab.gradcheck``    numerical gradients, relative error (03)
 - ``cnnlab.numpy_cnn``    a small CNN in NumPy that learns (03)
 - ``cnnlab.shapes``       output-size, parameter and MAC formulas; ``summary`` of a network (02)
-- ``cnnlab.data``         Fashion-MNIST / MNIST on disk or bundled, downloads, photos (00, 04-07)
+- ``cnnlab.data``         Fashion-MNIST / MNIST on disk or bundled, downloads, photos, scenes, spoken
+                          words (00, 04-07, 09)
 - ``cnnlab.batches``      hold-out split, class-balanced picks, mini-batches (04-07)
 - ``cnnlab.augment``      random shifts and flips of image batches (05)
 - ``cnnlab.optim``        update rules in NumPy (SGD with momentum, Adam, weight decay); torch's
@@ -23,17 +24,23 @@ Library, by topic (the lessons that teach it):
 - ``cnnlab.recipes``      the tuned training recipes of ``cnnlab train`` (04-06)
 - ``cnnlab.variants``     train variants of a network under one budget and tabulate them (04-06, 08)
 - ``cnnlab.transfer``     freeze, replace the head, feature extractors, fine-tuning groups (07)
-- ``cnnlab.models``       ``lenet``, ``vgg``, ``resnet``, ``efficientnet``, ``alexnet``, ``inception``, and
-                          ``blocks`` (``conv_bn``, the unit they share) (04-08)
+- ``cnnlab.boxes``        IoU, anchors, box coding, NMS, precision-recall and mAP (09)
+- ``cnnlab.segmentation`` pixel confusion, IoU per class, mean IoU (09)
+- ``cnnlab.audio``        STFT, mel filterbank, mel spectrograms (09)
+- ``cnnlab.models``       ``lenet``, ``vgg``, ``resnet``, ``efficientnet``, ``alexnet``, ``inception``,
+                          ``baselines`` (04), ``segmentation``, ``detection``, ``audio``, ``global_pool``
+                          (09), and ``blocks`` (``conv_bn``, the unit they share) (04-09)
 - ``cnnlab.viz``          every figure: ``images``, ``training``, ``live``, ``attribution``, ``transfer``,
-                          ``architectures`` (all)
+                          ``architectures``, ``scenes``, ``audio`` (all)
 - ``cnnlab.widgets``      interactive explorers (01, 02, 04)
 
 Lessons:
 
-- ``cnnlab.experiments``  ``ch04`` translation test, ``ch06`` gradient norms, ``ch07`` transfer learning
-                          curves, ``ch08`` the architecture table
-- ``cnnlab.checks``       each lesson's exercises (``chNN``), their probes, the self-check of a notebook
+- ``cnnlab.experiments``  ``ch04`` translation test and bias-variance runs, ``ch06`` gradient norms,
+                          ``ch07`` transfer learning curves, ``ch08`` the architecture table, ``ch09``
+                          segmentation, detection, spoken words and positions
+- ``cnnlab.checks``       each lesson's exercises (``chNN``), their classic mistakes (``mistakes``), their
+                          probes, the self-check of a notebook
 
 Shared and tooling:
 
