@@ -48,7 +48,7 @@ LESSON_EXERCISES := $(if $(LESSON),$(wildcard exercises/$(LESSON)_*.ipynb),exerc
 
 test-unit: $(STAMP)
 	$(VENV)/bin/cnnlab exercises check
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -q $(LESSON_MARK) tests/
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -q --durations=10 $(LESSON_MARK) tests/
 
 test-notebooks: $(STAMP)
 	$(TEST_ENV) CNNLAB_CHECKS_STRICT=1 $(PY) -m pytest -n $(JOBS) --dist loadscope -q \
