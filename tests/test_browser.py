@@ -159,7 +159,9 @@ def wait_until_run(page, code_cells: int, timeout_s: float) -> None:
 
 
 def open_and_run(page, base: str, token: str, nb_path: Path, timeout_s: float) -> None:
-    page.goto(f"{base}/lab/tree/{nb_path.name}?token={token}")
+    """Open ``nb_path`` in a JupyterLab workspace of its own (the default one would bring back the
+    notebooks an earlier page left open, and Run All could go to one of them), then run every cell."""
+    page.goto(f"{base}/lab/workspaces/{nb_path.stem}/tree/{nb_path.name}?token={token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=90_000)
     run_all_cells(page)
     nb = nbformat.read(nb_path, as_version=4)
