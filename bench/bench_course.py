@@ -35,15 +35,15 @@ import resource
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from cnnlab.course import kernel_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "course.json"
@@ -53,32 +53,6 @@ QUICK_THREADS = 1                          # quick mode runs as make test runs i
 
 
 # --------------------------------------------------------------------------- running one notebook
-
-@contextmanager
-def lesson_env(quick: bool, threads: int | None = None) -> Iterator[None]:
-    """The environment a kernel started inside the block inherits: quick mode on or off,
-    figures inline (no ``MPLBACKEND``), as in JupyterLab, and ``threads`` OpenMP threads
-    (None: torch's choice, one per core)."""
-    names = ("CNNLAB_QUICK", "MPLBACKEND", "OMP_NUM_THREADS")
-    before = {name: os.environ.get(name) for name in names}
-    os.environ.pop("MPLBACKEND", None)
-    if quick:
-        os.environ["CNNLAB_QUICK"] = "1"
-    else:
-        os.environ.pop("CNNLAB_QUICK", None)
-    if threads:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-    else:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
 
 def kernel_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process: all its threads, and the children it has waited for."""
@@ -123,7 +97,7 @@ def run_notebook(path: Path, quick: bool, threads: int | None = None, timeout: i
     load_before = os.getloadavg()[0]
     error = None
     start = time.perf_counter()
-    with lesson_env(quick, threads):
+    with kernel_env(quick, threads):
         try:
             client.execute()
         except CellExecutionError as err:

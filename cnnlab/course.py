@@ -120,16 +120,23 @@ def lesson_notebooks(root: Path | None = None) -> list[Path]:
 
 
 @contextmanager
-def kernel_env(quick: bool) -> Iterator[None]:
+def kernel_env(quick: bool | None, threads: int | None = None) -> Iterator[None]:
     """The environment kernels started inside the block inherit.
 
-    ``CNNLAB_QUICK=1`` when ``quick``; and no ``MPLBACKEND``, so that figures come out
-    inline as they do in JupyterLab even when the caller draws with a non-interactive
-    backend (the test run sets ``MPLBACKEND=Agg``).
+    ``CNNLAB_QUICK=1`` when ``quick`` is True, no ``CNNLAB_QUICK`` when it is False (full mode
+    whatever the caller's environment says), the caller's setting when it is None; ``threads``
+    OpenMP threads per kernel (None: the caller's setting, or torch's choice of one per core);
+    and no ``MPLBACKEND``, so that figures come out inline as they do in JupyterLab even when
+    the caller draws with a non-interactive backend (the test run sets ``MPLBACKEND=Agg``).
     """
-    before = {name: os.environ.get(name) for name in ("CNNLAB_QUICK", "MPLBACKEND")}
-    if quick:
+    names = ("CNNLAB_QUICK", "MPLBACKEND", "OMP_NUM_THREADS")
+    before = {name: os.environ.get(name) for name in names}
+    if quick is True:
         os.environ["CNNLAB_QUICK"] = "1"
+    elif quick is False:
+        os.environ.pop("CNNLAB_QUICK", None)
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.pop("MPLBACKEND", None)
     try:
         yield
@@ -166,7 +173,7 @@ def export_html(notebooks: list[Path] | None = None, out: Path = Path("build"), 
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    with kernel_env(quick):
+    with kernel_env(quick or None):
         for path in notebooks or lesson_notebooks():
             body, _ = HTMLExporter().from_notebook_node(execute(path))
             target = out / (path.stem + ".html")
@@ -197,7 +204,7 @@ def export_slides(notebooks: list[Path] | None = None, out: Path = Path("build/s
     paths = notebooks or lesson_notebooks()
     out.mkdir(parents=True, exist_ok=True)
     copy_slide_assets(out)
-    with kernel_env(quick), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with kernel_env(quick or None), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda path: write_slide_deck(path, out), paths))
 
 
