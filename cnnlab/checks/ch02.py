@@ -159,8 +159,31 @@ def _field_cases(rng):
             dict(kernels=(3, 2, 3), strides=(1, 2, 1)),       # conv, pool, conv: 3 + 1 + 4 = 8
             dict(kernels=(7, 3, 3, 3), strides=(2, 2, 1, 1)),
             dict(kernels=(3, 3, 2, 3, 3, 2), strides=(1, 1, 2, 1, 1, 2)),   # a small VGG: 16
-            dict(kernels=tuple(int(k) for k in rng.choice([1, 3, 5], 4)),
-                 strides=tuple(int(s) for s in rng.choice([1, 2], 4)))]
+            *(_random_field_case(rng) for _ in range(3))]
+
+
+def _field_variants(kernels, strides) -> tuple[int, int, int, int]:
+    """The right field, then the answers of strides ignored, kernels summed and own stride included."""
+    right, own, jump = 1, 1, 1
+    for k, s in zip(kernels, strides):
+        right += (k - 1) * jump
+        own += (k - 1) * jump * s
+        jump *= s
+    return right, 1 + sum(k - 1 for k in kernels), sum(kernels), own
+
+
+def _random_field_case(rng) -> dict:
+    """A random stack of layers on which every classic mistake gives its own, wrong answer.
+
+    These are the cases the grader counts (the worked examples above repeat in every draw), so
+    each of them must tell every mistake from the right answer and from each other.
+    """
+    while True:
+        n = int(rng.integers(3, 6))
+        kernels = tuple(int(k) for k in rng.choice([1, 2, 3, 5], n))
+        strides = tuple(int(s) for s in rng.choice([1, 2], n))
+        if len(set(_field_variants(kernels, strides))) == 4:
+            return dict(kernels=kernels, strides=strides)
 
 
 def _field_ref(kernels, strides):
@@ -195,11 +218,7 @@ def _field_hint(case, got, expected):
         return FIELD("strides_ignored")
     if value == sum(kernels):
         return FIELD("kernels_summed")
-    field, jump = 1, 1
-    for k, s in zip(kernels, strides):
-        jump *= s
-        field += (k - 1) * jump
-    if value == field:
+    if value == _field_variants(kernels, strides)[3]:
         return FIELD("own_stride")
     return None
 
