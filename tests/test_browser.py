@@ -39,7 +39,7 @@ import pytest
 
 from cnnlab import course
 from test_figures import OUTPUT_WIDTH
-from test_slides import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, PROJECTOR, expected_slides, tiny_notebook
+from test_slides import ARTIFACTS, PROJECTOR, chromium, expected_slides, tiny_notebook  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON01 = ROOT / "notebooks" / "01_convolution_by_hand.ipynb"
@@ -72,14 +72,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    """Headless Chromium, launched (or skipped when missing) as the slide tests launch it."""
+    return chromium
 
 
 def new_page(browser, allowed: tuple[str, ...], viewport: dict = LAPTOP):

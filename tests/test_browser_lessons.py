@@ -29,7 +29,7 @@ import pytest
 
 from cnnlab import workspace
 
-from test_browser import ARTIFACTS, browser, jupyterlab, new_page, run_all_cells  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, browser, chromium, jupyterlab, new_page, run_all_cells  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_FILES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

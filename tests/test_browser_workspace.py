@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from course_copy import VENV, commit_all, course_repository, git, learner_clone
-from test_browser import ARTIFACTS, LAB_SETTINGS, browser, free_port, new_page, run_all_cells  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, LAB_SETTINGS, browser, chromium, free_port, new_page, run_all_cells  # noqa: F401 (fixtures)
 
 EXERCISE = "exercises/01_convolution_by_hand.ipynb"
 FUNCTION = "conv2d_single"
